@@ -1,0 +1,44 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.ipguard-installed
+DATASET ?= digits
+
+.PHONY: install demo zoo bench test test-slow test-slurm lint clean
+
+# Create the virtual environment and install the suite (editable) with its test tools.
+# torch 2.14.1 / torchvision 0.29.1 come from this machine's local wheels (see README).
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Build the digits zoo (skips members already built) and run the IPGuard-TL benchmark on it.
+demo: $(STAMP)
+	$(BIN)/python -m train.zoo dataset=$(DATASET)
+	$(BIN)/python -m ipguard.bench dataset=$(DATASET) method=ipguard init=train label=least_likely
+
+zoo: $(STAMP)
+	$(BIN)/python -m train.zoo dataset=$(DATASET)
+
+bench: $(STAMP)
+	$(BIN)/python -m ipguard.bench dataset=$(DATASET)
+
+lint: $(STAMP)
+	$(BIN)/ruff check ipguard train tests
+
+# The default suite (pytest exits non-zero on failures and on "no tests ran").
+test: $(STAMP) lint
+	$(BIN)/python -m pytest
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
+
+test-slurm: $(STAMP)
+	$(BIN)/python -m pytest -m slurm
+
+clean:
+	rm -rf outputs multirun .pytest_cache

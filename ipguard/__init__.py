@@ -1,0 +1,23 @@
+"""ipguard: fingerprint a DNN classifier by its classification boundary (IPGuard, AsiaCCS 2021).
+
+The library works without Hydra::
+
+    from ipguard import IPGuard, extract, verify, aruc
+    fp = extract(target_module, IPGuard(k=3.0), init="train", label="least_likely",
+                 n=100, train_x=x_train)
+    rate = verify(fp, suspect_classifier).matching_rate
+    score = aruc(positive_rates, negative_rates, r=100)
+"""
+
+from ipguard.classifier import Classifier, ForestClassifier, TorchClassifier
+from ipguard.extract import extract
+from ipguard.fingerprint import Fingerprint
+from ipguard.methods import IPGuard, Method, MethodOutput
+from ipguard.metrics import aruc, auc, gap, robustness, score, uniqueness
+from ipguard.verify import Verification, matching_rate, verify
+
+__all__ = [
+    "Classifier", "TorchClassifier", "ForestClassifier", "Fingerprint", "Method",
+    "MethodOutput", "IPGuard", "extract", "verify", "matching_rate", "Verification", "aruc",
+    "auc", "gap", "robustness", "uniqueness", "score",
+]

@@ -1,0 +1,51 @@
+"""User-facing errors: one clear line that says what was wrong and how to fix it."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+class IPGuardError(Exception):
+    """An expected failure caused by input (config, files, data); printed without a traceback."""
+
+
+class ConfigError(IPGuardError, ValueError):
+    """A config value is invalid: names the field, the bad value and the valid choices."""
+
+    def __init__(self, field: str, value: object, valid: str) -> None:
+        super().__init__(f"invalid {field}={value!r}: {valid}")
+        self.field, self.value, self.valid = field, value, valid
+
+
+class MissingZooError(IPGuardError, FileNotFoundError):
+    """The zoo (or one of its members) the run needs has not been built."""
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("IPGUARD_DEBUG", "") not in ("", "0", "false")
+
+
+def friendly_errors(fn: F) -> F:
+    """Turn IPGuardError into one line on stderr and exit code 2 (set IPGUARD_DEBUG=1 for the
+    traceback). Hydra wraps exceptions raised in the task, so unwrap its cause chain too."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - we re-raise anything that is not ours
+            err: BaseException | None = exc
+            while err is not None and not isinstance(err, IPGuardError):
+                err = err.__cause__ or err.__context__
+            if err is None or debug_enabled():
+                raise
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]

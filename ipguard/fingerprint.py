@@ -1,0 +1,81 @@
+"""The fingerprint: points x in [0, 1], the target's labels y, and how they were made.
+
+Saved as one safetensors file (tensors + JSON metadata in its header): no pickle, so a
+fingerprint received from someone else is safe to load."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ipguard.errors import IPGuardError
+from ipguard.io import atomic_write
+
+STATS = ("i", "j", "iterations", "success", "l2", "linf")
+
+
+@dataclass
+class Fingerprint:
+    """``x`` (n, C, H, W) float32 in [0, 1], ``y`` (n,) int64 target labels, ``meta`` (method,
+    params, combo, seed, seconds, ...) and per-point ``stats`` (initial label i, target label j,
+    iterations, success, L2 and L-inf distance to the initial point)."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    meta: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        validate(self.x, self.y, source="fingerprint")
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def save(self, path: str | Path) -> Path:
+        tensors = {"x": self.x.float().contiguous(), "y": self.y.long().contiguous()}
+        tensors |= {f"stats.{k}": v.contiguous() for k, v in self.stats.items()}
+        header = {"meta": json.dumps(self.meta, default=str), "format": "ipguard.fingerprint/1"}
+        return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=header))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Fingerprint:
+        path = Path(path)
+        if not path.is_file():
+            raise IPGuardError(f"fingerprint file not found: {path} (make one with ipguard.bench)")
+        try:
+            tensors = load_file(str(path))
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as fh:
+                header = fh.metadata() or {}
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise IPGuardError(f"{path}: not a readable safetensors fingerprint ({exc})") from exc
+        if "x" not in tensors or "y" not in tensors:
+            raise IPGuardError(f"{path}: fingerprint must hold tensors 'x' and 'y'")
+        try:
+            meta = json.loads(header.get("meta", "{}"))
+        except json.JSONDecodeError as exc:
+            raise IPGuardError(f"{path}: fingerprint metadata is not valid JSON ({exc})") from exc
+        stats = {k.removeprefix("stats."): v for k, v in tensors.items() if k.startswith("stats.")}
+        validate(tensors["x"], tensors["y"], source=str(path))
+        return cls(tensors["x"], tensors["y"], meta, stats)
+
+
+def validate(x: torch.Tensor, y: torch.Tensor, source: str) -> None:
+    """A fingerprint must be float points in [0, 1] with one integer label each."""
+    if x.dim() != 4:
+        raise IPGuardError(f"{source}: x must be (n, C, H, W), got shape {tuple(x.shape)}")
+    if not torch.is_floating_point(x):
+        raise IPGuardError(f"{source}: x must be floating point, got {x.dtype}")
+    if y.dim() != 1 or len(y) != len(x):
+        raise IPGuardError(f"{source}: y must be ({len(x)},), got shape {tuple(y.shape)}")
+    if torch.is_floating_point(y) or y.dtype == torch.bool:
+        raise IPGuardError(f"{source}: y must hold integer labels, got {y.dtype}")
+    if len(x) and (x.min() < 0 or x.max() > 1 or not torch.isfinite(x).all()):
+        raise IPGuardError(f"{source}: x must lie in [0, 1] (pixel space), got values outside")

@@ -1,0 +1,53 @@
+"""The shape every fingerprinting method shares (modelled on torchattacks' attack objects).
+
+A method holds its hyper-parameters and is called on a batch:
+``method(model, x_init, i, j) -> MethodOutput``. ``model`` maps pixels in [0, 1] to logits,
+``x_init`` (n, C, H, W) are the initial points, ``i`` their labels predicted by the target and
+``j`` the target labels. Methods work on the whole batch with per-point masks; they never loop
+over points in Python and never update the model's parameters."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, fields, is_dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class MethodOutput:
+    """Points found (n, C, H, W) in [0, 1] and the gradient iterations each point used."""
+
+    x: torch.Tensor
+    iterations: torch.Tensor
+
+
+class Method(ABC):
+    """Base class: subclasses are dataclasses of hyper-parameters with a ``name``."""
+
+    name: str = "method"
+
+    @abstractmethod
+    def __call__(
+        self, model: nn.Module, x_init: torch.Tensor, i: torch.Tensor, j: torch.Tensor
+    ) -> MethodOutput: ...
+
+    def params(self) -> dict[str, object]:
+        """Hyper-parameters, for the fingerprint's metadata and the results record."""
+        if is_dataclass(self):
+            return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        return f"{type(self).__name__}({args})"
+
+
+def input_grad(loss: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """d(sum of per-point losses)/dx without touching parameter gradients."""
+    (grad,) = torch.autograd.grad(loss.sum(), x)
+    return grad
+
+
+__all__ = ["Method", "MethodOutput", "input_grad", "asdict"]

@@ -1,0 +1,51 @@
+"""Every config composes with Hydra's compose API, and builds what it names."""
+
+import hydra
+import pytest
+from omegaconf import OmegaConf
+
+from conftest import compose_cfg
+from ipguard.methods import IPGuard
+
+
+@pytest.mark.parametrize("init, label, suffix", [("train", "random", "TR"),
+                                                 ("train", "least_likely", "TL"),
+                                                 ("random", "random", "RR"),
+                                                 ("random", "least_likely", "RL")])
+def test_bench_config_composes_for_each_combo(tmp_path, init, label, suffix):
+    cfg = compose_cfg("bench", [f"init={init}", f"label={label}"], tmp_path)
+    assert cfg.init == init and cfg.label == label
+    assert OmegaConf.to_container(cfg.dataset, resolve=True)["input_shape"] == [1, 8, 8]
+    assert cfg.zoo_dir == f"{tmp_path}/zoo/digits"
+    from ipguard.seeding import combo_suffix
+
+    assert combo_suffix(cfg.init, cfg.label) == f"-{suffix}"
+
+
+def test_method_config_instantiates_ipguard():
+    cfg = compose_cfg("bench", ["method.k=7.5", "method.lr=0.05"])
+    method = hydra.utils.instantiate(cfg.method)
+    assert isinstance(method, IPGuard) and method.k == 7.5 and method.lr == 0.05
+    assert method.max_iter == 1000
+
+
+def test_train_config_builds_every_model_and_the_dataset(tmp_path):
+    cfg = compose_cfg("train", [], tmp_path)
+    zoo = OmegaConf.to_container(cfg.zoo, resolve=True)
+    from ipguard.zoo import build_from_spec
+
+    specs = [zoo["target"]["model"]] + [f["model"] for f in zoo["negatives"]["archs"].values()]
+    import torch
+
+    for spec in specs:
+        assert build_from_spec(spec)(torch.rand(2, 1, 8, 8)).shape == (2, 10)
+    data = hydra.utils.call(cfg.dataset.loader)
+    assert data.input_shape == (1, 8, 8) and len(data.train) + len(data.test) == 1797
+    assert zoo["negatives"]["same_arch"]["count"] == 20  # the quickstart default
+    assert zoo["positives"]["max_accuracy_loss"] == 0.03
+
+
+def test_logger_defaults_to_offline(tmp_path, monkeypatch):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    cfg = compose_cfg("bench", [], tmp_path)
+    assert cfg.logger.mode == "offline"

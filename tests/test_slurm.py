@@ -1,0 +1,398 @@
+"""Hydra multiruns through the repository's submitit launcher presets (conf/hydra/launcher/).
+
+* ``hydra/launcher=slurm`` runs against the real single-node SLURM started by
+  ``.ci/slurm/start.sh`` (tests marked ``slurm``; they skip when ``sinfo`` is missing or the
+  cluster is not up). Run them with ``pytest -m slurm``.
+* ``hydra/launcher=local`` (submitit's local executor) needs no SLURM; the same tests run with it.
+
+Two layers: a tiny Hydra app written into ``tmp_path`` (results come back; a job that raises or
+is killed fails the multirun with its error visible, within a bounded time), and the project's
+own entry points (a tiny digits zoo and a small bench sweep through the launcher give the same
+results as Hydra's basic launcher).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
+# generous upper bound for one multirun; a hang would blow it
+MULTIRUN_TIMEOUT_S = 300
+
+
+# ---------------------------------------------------------------------------------------------
+# cluster detection
+
+
+def _slurm_problem() -> str | None:
+    """Why the SLURM-marked tests cannot run here, or None when the cluster is usable."""
+    if shutil.which("sinfo") is None or shutil.which("sacct") is None:
+        return "SLURM client tools (sinfo, sacct) are not installed; run .ci/slurm/start.sh"
+    try:
+        states = subprocess.run(
+            ["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True, timeout=15
+        )
+    except subprocess.TimeoutExpired:
+        return "sinfo timed out: slurmctld is not answering"
+    if states.returncode != 0:
+        return f"SLURM is not up ({states.stderr.strip() or 'sinfo failed'}); run .ci/slurm/start.sh"
+    usable = {"idle", "mixed", "allocated", "completing"}
+    if not usable.intersection(states.stdout.split()):
+        return f"no usable SLURM node (states: {states.stdout.split()})"
+    try:
+        acct = subprocess.run(
+            ["sacct", "-n", "-X", "-S", "now-1minutes"], capture_output=True, text=True, timeout=15
+        )
+    except subprocess.TimeoutExpired:
+        return "sacct timed out: slurmdbd is not answering"
+    if acct.returncode != 0:
+        return f"SLURM accounting does not work (sacct: {acct.stderr.strip()})"
+    return None
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> None:
+    problem = _slurm_problem()
+    if problem is not None:
+        pytest.skip(problem)
+
+
+LAUNCHERS = [
+    pytest.param("slurm", marks=pytest.mark.slurm, id="slurm"),
+    pytest.param("local", id="local"),
+]
+
+
+@pytest.fixture(params=LAUNCHERS)
+def launcher(request: pytest.FixtureRequest) -> str:
+    if request.param == "slurm":
+        request.getfixturevalue("slurm_cluster")
+    return request.param
+
+
+def _launcher_overrides(launcher: str, sweep_dir: Path, *, mem_gb: int = 1) -> list[str]:
+    """Select a repository launcher preset with small resources (2-core CI machine: 1 CPU each,
+    so two jobs run at once)."""
+    return [
+        f"hydra/launcher={launcher}",
+        f"hydra.sweep.dir={sweep_dir}",
+        "hydra.launcher.timeout_min=10",
+        "hydra.launcher.cpus_per_task=1",
+        f"hydra.launcher.mem_gb={mem_gb}",
+    ]
+
+
+def _run(cmd: list[str], cwd: Path, timeout: float = MULTIRUN_TIMEOUT_S, **kw):
+    env = {**os.environ, "HYDRA_FULL_ERROR": "1", "PYTHONUNBUFFERED": "1"}
+    env.update(kw.pop("env", {}))
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run(
+            cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, **kw
+        )
+    except subprocess.TimeoutExpired as e:  # a hang: fail with what it printed so far
+        out = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        err = (e.stderr or b"").decode() if isinstance(e.stderr, bytes) else (e.stderr or "")
+        pytest.fail(f"multirun hung for {timeout}s: {' '.join(cmd)}\n{out[-3000:]}\n{err[-3000:]}")
+    proc.elapsed = time.monotonic() - t0  # type: ignore[attr-defined]
+    return proc
+
+
+def _output(proc) -> str:
+    return f"--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-6000:]}"
+
+
+def _sacct_states(job_ids: list[str], expected: int | None = None) -> dict[str, str]:
+    """Final state of each job from SLURM accounting, keyed by JobID (array tasks appear as
+    <array id>_<index>; an array id selects all its tasks). Waits for ``expected`` records
+    (default: one per id) in a final state."""
+    expected = len(job_ids) if expected is None else expected
+    states: dict[str, str] = {}
+    deadline = time.monotonic() + 30  # slurmctld hands job records to slurmdbd asynchronously
+    while time.monotonic() < deadline:
+        res = subprocess.run(
+            ["sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", ",".join(job_ids)],
+            capture_output=True, text=True, timeout=15, check=True,
+        )
+        states = dict(line.split("|", 1) for line in res.stdout.split())
+        if len(states) >= expected and all(
+            s.split()[0] in {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY"}
+            for s in states.values()
+        ):
+            break
+        time.sleep(1)
+    return states
+
+
+# ---------------------------------------------------------------------------------------------
+# a tiny Hydra app
+
+APP = '''
+import json, os, signal
+from pathlib import Path
+
+import hydra
+
+
+@hydra.main(version_base=None, config_path="conf", config_name="app")
+def main(cfg):
+    if cfg.x == cfg.fail_on:
+        raise RuntimeError(f"IPGUARD_TEST_BOOM: point x={cfg.x} fails on purpose")
+    if cfg.x == cfg.kill_on:
+        os.kill(os.getpid(), signal.SIGKILL)  # dies before submitit can write a result
+    record = {
+        "x": cfg.x,
+        "y": cfg.x * cfg.x,
+        "executor": os.environ.get("SUBMITIT_EXECUTOR"),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "slurm_array_job_id": os.environ.get("SLURM_ARRAY_JOB_ID"),
+        "slurm_cpus": os.environ.get("SLURM_CPUS_PER_TASK"),
+        "pid": os.getpid(),
+    }
+    Path(cfg.out, f"x{cfg.x}.json").write_text(json.dumps(record))
+    return record["y"]
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+APP_CONF = """
+x: 0
+fail_on: -1
+kill_on: -1
+out: ???
+"""
+
+
+@pytest.fixture
+def tiny_app(tmp_path: Path) -> Path:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "app.py").write_text(textwrap.dedent(APP))
+    (tmp_path / "conf" / "app.yaml").write_text(textwrap.dedent(APP_CONF))
+    (tmp_path / "out").mkdir()
+    return tmp_path
+
+
+def _tiny_multirun(app: Path, launcher: str, *extra: str):
+    cmd = [
+        sys.executable, str(app / "app.py"), "-m",
+        "x=1,2,3", f"out={app / 'out'}",
+        # the app lives outside the repository: add the repository's conf/ to Hydra's search
+        # path so that hydra/launcher=<preset> resolves to conf/hydra/launcher/<preset>.yaml
+        f"hydra.searchpath=['file://{CONF}']",
+        *_launcher_overrides(launcher, app / "multirun"),
+        *extra,
+    ]
+    return _run(cmd, cwd=app)
+
+
+def test_tiny_multirun_results_come_back(tiny_app: Path, launcher: str) -> None:
+    proc = _tiny_multirun(tiny_app, launcher)
+    assert proc.returncode == 0, _output(proc)
+
+    records = {x: json.loads((tiny_app / "out" / f"x{x}.json").read_text()) for x in (1, 2, 3)}
+    assert {x: r["y"] for x, r in records.items()} == {1: 1, 2: 4, 3: 9}
+    # each point ran in its own process under submitit's executor, not in the sweeping process
+    assert {r["executor"] for r in records.values()} == {launcher}
+    assert len({r["pid"] for r in records.values()}) == 3
+    # submitit's folder lives under the Hydra sweep dir, one folder per job
+    assert (tiny_app / "multirun" / ".submitit").is_dir()
+    # Hydra's per-job output dirs are there as usual
+    for n in range(3):
+        assert (tiny_app / "multirun" / str(n) / ".hydra" / "overrides.yaml").is_file()
+
+    if launcher == "slurm":
+        job_ids = [r["slurm_job_id"] for r in records.values()]
+        assert all(job_ids) and len(set(job_ids)) == 3
+        # one job array, 1 CPU per job as the preset and overrides ask
+        assert len({r["slurm_array_job_id"] for r in records.values()}) == 1
+        assert {r["slurm_cpus"] for r in records.values()} == {"1"}
+        states = _sacct_states(job_ids)
+        assert sorted(states.values()) == ["COMPLETED"] * 3, states
+
+
+@pytest.mark.parametrize("how", ["raise", "kill"])
+def test_tiny_multirun_failed_job_fails_the_sweep(tiny_app: Path, launcher: str, how: str) -> None:
+    knob = "fail_on=2" if how == "raise" else "kill_on=2"
+    proc = _tiny_multirun(tiny_app, launcher, knob)
+    text = proc.stdout + proc.stderr
+
+    # not a silent success, not a hang (_run fails the test on timeout)
+    assert proc.returncode != 0, _output(proc)
+    if how == "raise":
+        # the job's own exception, with its message, reaches the user
+        assert "IPGUARD_TEST_BOOM: point x=2 fails on purpose" in text, _output(proc)
+    else:
+        # submitit reports the job that died without a result, and where its logs are
+        assert "has not produced any output" in text or "UncompletedJobError" in text, _output(proc)
+    # the other points still ran
+    assert (tiny_app / "out" / "x1.json").is_file()
+    assert (tiny_app / "out" / "x3.json").is_file()
+    assert not (tiny_app / "out" / "x2.json").exists()
+
+    if launcher == "slurm":
+        # SLURM accounting (what submitit polls) knows which task of the array failed
+        array_id = json.loads((tiny_app / "out" / "x1.json").read_text())["slurm_array_job_id"]
+        states = sorted(s.split()[0] for s in _sacct_states([array_id], expected=3).values())
+        if how == "kill":
+            assert states == ["COMPLETED", "COMPLETED", "FAILED"], states
+        else:
+            # Hydra catches the task's exception inside the job and hands it back through
+            # submitit's result pickle, so SLURM sees the job end normally; the sweep still fails
+            assert states == ["COMPLETED"] * 3, states
+
+
+# ---------------------------------------------------------------------------------------------
+# the project's entry points: a tiny digits zoo and a small bench sweep
+
+# Smaller than conftest.TINY_ZOO: every job pays Python + torch + Lightning start-up, and the CI
+# machine runs two at a time. Enough for a bench: one target, two positives, three negatives.
+E2E_ZOO = [
+    "dataset=digits",
+    "zoo.target.recipe.epochs=3",
+    "zoo.positives.finetune.ftll.epochs=1",
+    "zoo.positives.wp.largest=0.1",
+    "zoo.positives.wp.recipe.epochs=1",
+    "zoo.negatives.same_arch.count=2",
+    "zoo.negatives.forest.count=1",
+]
+# zoo stages: positives need the target, so the target is its own (one-job) multirun
+STAGE_TARGET = "member=target"
+STAGE_REST = "member=ftll,wp,same_arch,forest"
+EXPECTED_MEMBERS = {
+    "target/target", "positive/ftll", "positive/wp-p0.10",
+    "negative/same_arch-s1", "negative/same_arch-s2", "negative/forest-s0",
+}
+E2E_BENCH = ["dataset=digits", "n=8", "method.max_iter=50", "seed=0,1", "logger=none"]
+
+
+def _entry(module: str, root: Path, sweep_dir: Path, launcher: str | None, *overrides: str):
+    """``python -m <module> -m ...`` with the zoo and results under ``root``; launcher None is
+    Hydra's basic launcher (every point in turn, in the sweeping process)."""
+    cmd = [sys.executable, "-m", module, "-m", *overrides, f"paths.root_dir={root}"]
+    if launcher is None:
+        cmd.append(f"hydra.sweep.dir={sweep_dir}")
+    else:
+        cmd += _launcher_overrides(launcher, sweep_dir, mem_gb=2)
+    return _run(cmd, cwd=root, env={"WANDB_MODE": "disabled", "WANDB_SILENT": "true"})
+
+
+def _members(root: Path) -> dict[str, Path]:
+    zoo = root / "zoo" / "digits"
+    return {str(p.parent.relative_to(zoo)): p.parent for p in zoo.glob("*/*/member.json")}
+
+
+def _zoo_snapshot(root: Path) -> dict[str, dict]:
+    """Per member: its member.json (without timings and paths) and its weights."""
+    from safetensors.torch import load_file
+
+    out = {}
+    for name, folder in _members(root).items():
+        meta = json.loads((folder / "member.json").read_text())
+        meta.pop("train_seconds", None)
+        tensors = {}
+        for f in sorted(folder.glob("*.safetensors")):
+            tensors.update({f"{f.name}:{k}": v for k, v in load_file(str(f)).items()})
+        out[name] = {"meta": meta, "tensors": tensors}
+    return out
+
+
+def _assert_same_zoo(got: dict[str, dict], want: dict[str, dict]) -> None:
+    import torch
+
+    assert set(got) == set(want)
+    for name in want:
+        assert got[name]["meta"] == want[name]["meta"], name
+        g, w = got[name]["tensors"], want[name]["tensors"]
+        assert set(g) == set(w), name
+        for k in w:
+            assert torch.equal(g[k], w[k]), f"{name}: {k} differs from the basic launcher's"
+
+
+def _bench_results(sweep_dir: Path) -> dict[int, dict]:
+    out = {}
+    for f in sorted(sweep_dir.glob("*/results.json")):
+        rec = json.loads(f.read_text())
+        out[int(f.parent.name)] = {
+            "seed": rec["seed"],
+            "aruc": rec["aruc"],
+            "auc": rec["auc"],
+            "effectiveness": rec["effectiveness"],
+            "rates": {s["name"]: s["matching_rate"] for s in rec["suspects"]},
+        }
+    return out
+
+
+@pytest.fixture(scope="module")
+def basic_reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The same zoo and bench sweep through Hydra's basic launcher (built once per module)."""
+    root = tmp_path_factory.mktemp("basic")
+    for i, stage in enumerate((STAGE_TARGET, STAGE_REST)):
+        proc = _entry("train.zoo", root, root / f"zoo{i}", None, stage, *E2E_ZOO)
+        assert proc.returncode == 0, _output(proc)
+    proc = _entry("ipguard.bench", root, root / "bench", None, *E2E_BENCH)
+    assert proc.returncode == 0, _output(proc)
+    return {"zoo": _zoo_snapshot(root), "bench": _bench_results(root / "bench")}
+
+
+E2E_LAUNCHERS = [
+    pytest.param("slurm", marks=pytest.mark.slurm, id="slurm"),
+    # the same without a cluster; minutes on 2 cores, so behind the slow marker
+    pytest.param("local", marks=pytest.mark.slow, id="local"),
+]
+
+
+@pytest.mark.parametrize("e2e_launcher", E2E_LAUNCHERS)
+def test_zoo_and_bench_sweep_match_basic_launcher(
+    e2e_launcher: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    launcher = e2e_launcher
+    if launcher == "slurm":
+        request.getfixturevalue("slurm_cluster")
+    root = tmp_path
+
+    # 1. positives before their target: the ftll job fails, the sweep fails with its error
+    #    (not a hang, not a silent success), and the other point (forest) is built
+    proc = _entry("train.zoo", root, root / "zoo-early", launcher, "member=ftll,forest", *E2E_ZOO)
+    assert proc.returncode != 0, _output(proc)
+    assert "the target is not built yet" in proc.stdout + proc.stderr, _output(proc)
+    assert set(_members(root)) == {"negative/forest-s0"}
+    forest_json = _members(root)["negative/forest-s0"] / "member.json"
+    forest_mtime = forest_json.stat().st_mtime_ns
+
+    # 2. the target, then the whole sweep again: the zoo skips what is done, so only the points
+    #    that failed or never ran do work (forest is not rebuilt)
+    t0 = time.monotonic()
+    for i, stage in enumerate((STAGE_TARGET, STAGE_REST)):
+        proc = _entry("train.zoo", root, root / f"zoo{i}", launcher, stage, *E2E_ZOO)
+        assert proc.returncode == 0, _output(proc)
+    zoo_s = time.monotonic() - t0
+    assert set(_members(root)) == EXPECTED_MEMBERS
+    assert forest_json.stat().st_mtime_ns == forest_mtime, "a finished member was rebuilt"
+    # every point ran as its own job: submitit left one result per job under the sweep dir
+    assert len(list((root / "zoo1" / ".submitit").rglob("*_result.pkl"))) == 4
+
+    # 3. same seeds, same zoo as the basic launcher, bit for bit
+    ref = request.getfixturevalue("basic_reference")
+    _assert_same_zoo(_zoo_snapshot(root), ref["zoo"])
+
+    # 4. a small bench sweep through the launcher gives the basic launcher's numbers
+    t0 = time.monotonic()
+    proc = _entry("ipguard.bench", root, root / "bench", launcher, *E2E_BENCH)
+    assert proc.returncode == 0, _output(proc)
+    bench_s = time.monotonic() - t0
+    got = _bench_results(root / "bench")
+    assert sorted(got) == [0, 1]
+    assert got == ref["bench"]
+    print(f"{launcher}: zoo stages {zoo_s:.0f}s, bench sweep {bench_s:.0f}s")

@@ -1,0 +1,1 @@
+"""Training the zoo: the target, its post-processed versions and independent models."""

@@ -1,0 +1,329 @@
+"""Build a zoo member by member: the target, the positives (post-processed target) and the
+negatives (independent models). Each member is written atomically (weights first, then its
+member.json), so a member whose member.json exists is complete and is skipped on rerun."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import CSVLogger
+from torch import nn
+
+from ipguard.classifier import ForestClassifier, TorchClassifier, accuracy
+from ipguard.data import ImageData
+from ipguard.errors import ConfigError, MissingZooError
+from ipguard.models.forest import train_forest
+from ipguard.models.layers import count_parameters
+from ipguard.zoo import FOREST_FILE, Member, build_from_spec, is_built, member_dir, save_weights
+from train.datamodule import ImageDataModule
+from train.module import ClassifierModule, apply_masks
+from train.postprocess import (
+    FINETUNE_KINDS,
+    filter_pruning_masks,
+    prepare_finetune,
+    pruning_levels,
+    weight_pruning_masks,
+    within_budget,
+)
+
+log = logging.getLogger(__name__)
+
+SELECTIONS = ("all", "target", "positives", "negatives", "finetune", *FINETUNE_KINDS, "wp", "fp",
+              "same_arch", "forest")
+
+
+@dataclass
+class Recipe:
+    """How one member trains: epochs, optimiser, learning rate, batch size, schedule."""
+
+    epochs: int
+    lr: float
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    schedule: str = "cosine"
+    head_lr: float | None = None
+
+    @classmethod
+    def from_cfg(cls, cfg: Mapping[str, Any], where: str) -> Recipe:
+        recipe = cls(**dict(cfg))
+        if recipe.epochs < 1:
+            raise ConfigError(f"{where}.epochs", recipe.epochs, "train for at least 1 epoch")
+        if recipe.batch_size < 1:
+            raise ConfigError(f"{where}.batch_size", recipe.batch_size, "must be >= 1")
+        return recipe
+
+
+class ZooBuilder:
+    """Builds the members that ``zoo`` (the resolved zoo config) describes, under ``root``."""
+
+    def __init__(
+        self,
+        zoo: Mapping[str, Any],
+        data: ImageData,
+        root: str | Path,
+        trainer: Mapping[str, Any] | None = None,
+        log_dir: str | Path | None = None,
+        device: str = "cpu",
+    ) -> None:
+        self.zoo, self.data, self.root = zoo, data, Path(root)
+        self.trainer_kwargs = dict(trainer or {})
+        self.log_dir = Path(log_dir) if log_dir else None
+        self.device = device
+        self._test: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.built: list[str] = []
+        self.skipped: list[str] = []
+
+    # ----------------------------------------------------------------- plan and dispatch
+    def build(self, member: str = "all", seed: int | None = None) -> list[Member]:
+        """Build the selected members (skipping finished ones); return every selected member."""
+        if member not in self.selections():
+            raise ConfigError("member", member, f"choose one of {list(self.selections())}")
+        done: list[Member] = []
+        for step in self._plan(member, seed):
+            done.extend(step())
+        return done
+
+    def selections(self) -> tuple[str, ...]:
+        return SELECTIONS + tuple(self.zoo["negatives"].get("archs", {}))
+
+    def _plan(self, member: str, seed: int | None) -> Iterator[Callable[[], list[Member]]]:
+        neg = self.zoo["negatives"]
+        families = list(neg.get("archs", {}))
+        want = {member}
+        if member == "all":
+            want = {"target", "positives", "negatives"}
+        if "positives" in want:
+            want |= {"finetune", "wp", "fp"}
+        if "finetune" in want:
+            want |= set(FINETUNE_KINDS)
+        if "negatives" in want:
+            want |= {"same_arch", "forest", *families}
+        if "target" in want:
+            yield lambda: [self.target()]
+        for kind in FINETUNE_KINDS:
+            if kind in want:
+                yield lambda kind=kind: [self.finetune(kind)]
+        for kind in ("wp", "fp"):
+            if kind in want:
+                yield lambda kind=kind: self.prune_chain(kind)
+        if "same_arch" in want:
+            for s in self._seeds(neg["same_arch"], seed):
+                yield lambda s=s: [self.independent("same_arch", s)]
+        for family in families:
+            if family in want:
+                for s in self._seeds(neg["archs"][family], seed):
+                    yield lambda s=s, family=family: [self.independent(family, s)]
+        if "forest" in want:
+            for s in self._seeds(neg["forest"], seed):
+                yield lambda s=s: [self.forest(s)]
+
+    @staticmethod
+    def _seeds(cfg: Mapping[str, Any], only: int | None) -> list[int]:
+        count, first = int(cfg["count"]), int(cfg.get("first_seed", 0))
+        if count < 0:
+            raise ConfigError("count", count, "a member count must be >= 0")
+        seeds = list(range(first, first + count))
+        if only is not None:
+            if only not in seeds:
+                raise ConfigError("seed", only, f"this family's seeds are {seeds}")
+            seeds = [only]
+        return seeds
+
+    # ----------------------------------------------------------------- members
+    def target(self) -> Member:
+        cfg = self.zoo["target"]
+        folder = member_dir(self.root, "target", "target")
+        if is_built(folder):
+            return self._skip(folder)
+        seed = int(cfg["seed"])
+        L.seed_everything(seed, verbose=False)
+        model = build_from_spec(dict(cfg["model"]))
+        seconds = self._fit(model, Recipe.from_cfg(cfg["recipe"], "zoo.target.recipe"), seed,
+                            "target")
+        return self._save(folder, model, seconds, name="target", role="target", kind="target",
+                          arch=cfg["arch"], seed=seed, spec=cfg["model"])
+
+    def finetune(self, kind: str) -> Member:
+        folder = member_dir(self.root, "positive", kind)
+        if is_built(folder):
+            return self._skip(folder)
+        target, model = self._target_copy()
+        seed = int(target.seed) + 1000 + list(FINETUNE_KINDS).index(kind)
+        L.seed_everything(seed, verbose=False)
+        trainable = prepare_finetune(model, kind, seed)
+        recipe = Recipe.from_cfg(self.zoo["positives"]["finetune"][kind],
+                                 f"zoo.positives.finetune.{kind}")
+        seconds = self._fit(model, recipe, seed, kind, trainable=trainable)
+        return self._save(folder, model, seconds, name=kind, role="positive", kind=kind,
+                          arch=target.arch, seed=seed, parent=target.name, spec=target.model)
+
+    def prune_chain(self, kind: str) -> list[Member]:
+        """p (or c) = step, 2*step, ... until the accuracy loss exceeds the budget; the first
+        level that breaks the 3 % rule is recorded as ``rejected`` and ends the chain."""
+        cfg = self.zoo["positives"][kind]
+        budget = float(self.zoo["positives"].get("max_accuracy_loss", 0.03))
+        target, _ = self._target_copy()
+        members: list[Member] = []
+        for level in pruning_levels(float(cfg["step"]), float(cfg["largest"])):
+            name = _level_name(kind, level)
+            kept, rejected = (member_dir(self.root, r, name) for r in ("positive", "rejected"))
+            if is_built(rejected):
+                self.skipped.append(name)
+                break
+            if is_built(kept):
+                members.append(self._skip(kept))
+                continue
+            _, model = self._target_copy()
+            masks = (weight_pruning_masks if kind == "wp" else filter_pruning_masks)(model, level)
+            apply_masks(model, masks)
+            seed = int(target.seed) + 2000 + round(level * 1000)
+            L.seed_everything(seed, verbose=False)
+            recipe = Recipe.from_cfg(cfg["recipe"], f"zoo.positives.{kind}.recipe")
+            seconds = self._fit(model, recipe, seed, name, masks=masks)
+            acc = accuracy(TorchClassifier(model, device=self.device), *self._test_tensors())
+            ok = within_budget(float(target.test_accuracy or 0.0), acc, budget)
+            key = "p" if kind == "wp" else "c"
+            hyper = {key: level, "accuracy_loss": float(target.test_accuracy or 0.0) - acc,
+                     "max_accuracy_loss": budget}
+            if kind == "fp":
+                hyper["c_fraction"] = str(Fraction(level).limit_denominator(1000))
+            member = self._save(kept if ok else rejected, model, seconds, name=name,
+                                role="positive" if ok else "rejected", kind=kind,
+                                arch=target.arch, seed=seed, parent=target.name,
+                                spec=target.model, hyper=hyper)
+            if not ok:
+                log.info("%s loses %.3f accuracy > %.3f: not a suspect, chain ends", name,
+                         hyper["accuracy_loss"], budget)
+                break
+            members.append(member)
+        return members
+
+    def independent(self, family: str, seed: int) -> Member:
+        """A negative: same architecture as the target (``same_arch``) or another family,
+        trained from scratch on the same data with its own seed."""
+        if family == "same_arch":
+            cfg = {**self.zoo["target"], **self.zoo["negatives"]["same_arch"]}
+        else:
+            cfg = self.zoo["negatives"]["archs"][family]
+        name = f"{family}-s{seed}"
+        folder = member_dir(self.root, "negative", name)
+        if is_built(folder):
+            return self._skip(folder)
+        L.seed_everything(seed, verbose=False)
+        model = build_from_spec(dict(cfg["model"]))
+        recipe = Recipe.from_cfg(cfg["recipe"], f"zoo.negatives.{family}.recipe")
+        seconds = self._fit(model, recipe, seed, name)
+        return self._save(folder, model, seconds, name=name, role="negative", kind=family,
+                          arch=cfg["arch"], seed=seed, spec=cfg["model"])
+
+    def forest(self, seed: int) -> Member:
+        name = f"forest-s{seed}"
+        folder = member_dir(self.root, "negative", name)
+        if is_built(folder):
+            return self._skip(folder)
+        start = time.perf_counter()
+        x, y = self.data.train_tensors()
+        trees = int(self.zoo["negatives"]["forest"].get("n_estimators", 20))
+        _, ensemble = train_forest(x, y, n_estimators=trees, seed=seed)
+        seconds = time.perf_counter() - start
+        folder.mkdir(parents=True, exist_ok=True)
+        from ipguard.io import atomic_write
+
+        atomic_write(folder / FOREST_FILE, lambda tmp: ensemble.save(tmp))
+        acc = accuracy(ForestClassifier(ensemble), *self._test_tensors())
+        nodes = int((ensemble.left != -1).sum() + (ensemble.left == -1).sum())
+        member = Member(name=name, role="negative", kind="forest", arch="forest", seed=seed,
+                        test_accuracy=acc, parameters=nodes, nonzero_parameters=nodes,
+                        train_seconds=seconds, hyper={"n_estimators": trees}, path=str(folder))
+        member.save()
+        self.built.append(name)
+        log.info("built %s: test accuracy %.4f in %.1fs", name, acc, seconds)
+        return member
+
+    # ----------------------------------------------------------------- helpers
+    def _target_copy(self) -> tuple[Member, nn.Module]:
+        folder = member_dir(self.root, "target", "target")
+        if not is_built(folder):
+            raise MissingZooError(f"the target is not built yet at {folder}: positives need it; "
+                                  "run `python -m train.zoo member=target` first")
+        target = Member.load(folder)
+        return target, copy.deepcopy(target.load_module()).train()
+
+    def _test_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._test is None:
+            self._test = self.data.test_tensors()
+        return self._test
+
+    def _fit(
+        self,
+        model: nn.Module,
+        recipe: Recipe,
+        seed: int,
+        name: str,
+        trainable: str = "all",
+        masks: dict[str, torch.Tensor] | None = None,
+    ) -> float:
+        module = ClassifierModule(model, optimizer=recipe.optimizer, lr=recipe.lr,
+                                  weight_decay=recipe.weight_decay, schedule=recipe.schedule,
+                                  trainable=trainable, masks=masks, head_lr=recipe.head_lr)
+        datamodule = ImageDataModule(self.data, batch_size=recipe.batch_size, seed=seed)
+        logger = CSVLogger(str(self.log_dir), name=name) if self.log_dir else False
+        kwargs = {"enable_progress_bar": False, "enable_model_summary": False,
+                  "enable_checkpointing": False, **self.trainer_kwargs}
+        trainer = L.Trainer(max_epochs=recipe.epochs, logger=logger, **kwargs)
+        start = time.perf_counter()
+        trainer.fit(module, datamodule=datamodule)
+        return time.perf_counter() - start
+
+    def _skip(self, folder: Path) -> Member:
+        member = Member.load(folder)
+        self.skipped.append(member.name)
+        return member
+
+    def _save(
+        self,
+        folder: Path,
+        model: nn.Module,
+        seconds: float,
+        *,
+        name: str,
+        role: str,
+        kind: str,
+        arch: str,
+        seed: int,
+        spec: Mapping[str, Any] | None,
+        parent: str | None = None,
+        hyper: dict[str, Any] | None = None,
+    ) -> Member:
+        model = model.eval()
+        acc = accuracy(TorchClassifier(model, device=self.device), *self._test_tensors())
+        total, nonzero = count_parameters(model)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_weights(model, folder)
+        member = Member(name=name, role=role, kind=kind, arch=str(arch), seed=seed, parent=parent,
+                        test_accuracy=acc, parameters=total, nonzero_parameters=nonzero,
+                        train_seconds=seconds, hyper=hyper or {},
+                        model=dict(spec) if spec is not None else None, path=str(folder))
+        member.save()  # written last: its presence marks the member complete
+        self.built.append(name)
+        log.info("built %s (%s): test accuracy %.4f in %.1fs", name, role, acc, seconds)
+        return member
+
+
+def _level_name(kind: str, level: float) -> str:
+    if kind == "wp":
+        return f"wp-p{level:.2f}"
+    frac = Fraction(level).limit_denominator(1000)
+    if 16 % frac.denominator == 0:  # the paper's steps of 1/16
+        return f"fp-c{frac.numerator * 16 // frac.denominator:02d}of16"
+    return f"fp-c{frac.numerator}of{frac.denominator}"

@@ -1,0 +1,115 @@
+"""The LightningModule every zoo network trains with (target, fine-tuning, retraining, pruning)."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ipguard.errors import ConfigError
+from ipguard.models.layers import last_linear
+
+OPTIMIZERS = ("adam", "sgd")
+TRAINABLE = ("all", "last")
+
+
+class ClassifierModule(L.LightningModule):
+    """Cross-entropy training of a pixel-space classifier.
+
+    trainable: "all" layers, or only the "last" (FTLL/RTLL: the rest is frozen and kept in
+    eval mode so that batch-norm statistics do not drift either).
+    masks: parameter name -> 0/1 tensor, re-applied after every optimiser step, so pruned
+    weights stay pruned while the rest is retrained (WP/FP).
+    head_lr: learning rate of the last layer if it differs (RTAL: a freshly initialised head
+    learns at a normal rate while the rest is retrained gently)."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        momentum: float = 0.9,
+        schedule: str = "cosine",
+        trainable: str = "all",
+        masks: dict[str, torch.Tensor] | None = None,
+        head_lr: float | None = None,
+    ) -> None:
+        super().__init__()
+        if optimizer not in OPTIMIZERS:
+            raise ConfigError("optimizer", optimizer, f"choose one of {OPTIMIZERS}")
+        if trainable not in TRAINABLE:
+            raise ConfigError("trainable", trainable, f"choose one of {TRAINABLE}")
+        if schedule not in ("cosine", "constant"):
+            raise ConfigError("schedule", schedule, "choose cosine or constant")
+        if lr <= 0:
+            raise ConfigError("lr", lr, "the learning rate must be > 0")
+        self.model = model
+        self.optimizer_name, self.lr, self.weight_decay = optimizer, lr, weight_decay
+        self.momentum, self.schedule, self.trainable = momentum, schedule, trainable
+        self.masks = masks or {}
+        self.head_lr = head_lr
+        self.head_name, self.head = last_linear(model)
+        if trainable == "last":
+            for p in self.model.parameters():
+                p.requires_grad_(False)
+            for p in self.head.parameters():
+                p.requires_grad_(True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def on_train_epoch_start(self) -> None:
+        if self.trainable == "last":
+            self.model.eval()
+            self.head.train()
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> torch.Tensor:
+        x, y = batch
+        logits = self.model(x)
+        loss = F.cross_entropy(logits, y)
+        self.log("train/loss", loss, on_step=False, on_epoch=True)
+        self.log("train/acc", (logits.argmax(1) == y).float().mean(), on_step=False, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
+        x, y = batch
+        logits = self.model(x)
+        self.log("val/loss", F.cross_entropy(logits, y), on_epoch=True)
+        self.log("val/acc", (logits.argmax(1) == y).float().mean(), on_epoch=True)
+
+    def on_train_batch_end(self, *_: object) -> None:
+        apply_masks(self.model, self.masks)
+
+    def configure_optimizers(self):  # noqa: ANN201 - Lightning's union return type
+        head = {id(p) for p in self.head.parameters()}
+        body = [p for p in self.model.parameters() if p.requires_grad and id(p) not in head]
+        params: list[dict] = [{"params": [p for p in self.head.parameters() if p.requires_grad],
+                               "lr": self.head_lr or self.lr}]
+        if body:
+            params.append({"params": body, "lr": self.lr})
+        if self.optimizer_name == "adam":
+            opt: torch.optim.Optimizer = torch.optim.Adam(
+                params, lr=self.lr, weight_decay=self.weight_decay
+            )
+        else:
+            opt = torch.optim.SGD(
+                params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay,
+                nesterov=True,
+            )
+        if self.schedule == "constant":
+            return opt
+        steps = max(1, int(self.trainer.estimated_stepping_batches))
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+@torch.no_grad()
+def apply_masks(model: nn.Module, masks: dict[str, torch.Tensor]) -> None:
+    if not masks:
+        return
+    params = dict(model.named_parameters())
+    for name, mask in masks.items():
+        p = params[name]
+        p.mul_(mask.to(p.device, p.dtype))

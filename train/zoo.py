@@ -1,0 +1,44 @@
+"""Entry point: build a dataset's zoo (all of it, or one member kind / seed per job).
+
+    python -m train.zoo dataset=digits                      # the whole digits zoo
+    python -m train.zoo -m dataset=digits member=same_arch seed='range(1,21)'   # one job each
+"""
+
+from __future__ import annotations
+
+import logging
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from ipguard.config import register_resolvers
+from ipguard.errors import friendly_errors
+from ipguard.runtime import configure_threads
+from train.build import ZooBuilder
+
+log = logging.getLogger(__name__)
+register_resolvers()
+
+
+def build_zoo(cfg: DictConfig) -> ZooBuilder:
+    """Load the dataset and build the selected members of ``cfg.zoo`` under ``cfg.zoo_dir``."""
+    configure_threads(cfg.threads)
+    data = hydra.utils.call(cfg.dataset.loader)
+    zoo = OmegaConf.to_container(cfg.zoo, resolve=True)
+    trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
+    builder = ZooBuilder(zoo, data, cfg.zoo_dir, trainer=trainer, log_dir=cfg.paths.log_dir,
+                         device=cfg.device)
+    members = builder.build(member=cfg.member, seed=cfg.seed)
+    log.info("zoo %s: %d members selected, %d built now, %d already built", cfg.zoo_dir,
+             len(members), len(builder.built), len(builder.skipped))
+    return builder
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@friendly_errors
+def main(cfg: DictConfig) -> None:
+    build_zoo(cfg)
+
+
+if __name__ == "__main__":
+    main()
