@@ -1,20 +1,26 @@
 """Entry point: extract a fingerprint from a zoo's target, verify every suspect, score it.
 
     python -m ipguard.bench dataset=digits method=ipguard init=train label=least_likely
+    python -m ipguard.bench -m +sweep=fig6 dataset=digits      # a figure's sweep (sweeps/)
 
-Prints the matching-rate table (grouped like the paper's Table 5) and the ARUC, and writes
-``results.json``, ``fingerprint.safetensors`` and ``ru_curves.png`` under the Hydra output
-directory; the same numbers go to a W&B run (offline unless configured otherwise)."""
+Prints the matching-rate table (grouped like the paper's Table 5) and the ARUC, and writes the
+run's record to the results store (``<results_dir>/<dataset>/<sweep>/<key>.json``; a finished
+point is skipped on rerun unless ``force=true``), plus ``results.json``,
+``fingerprint.safetensors`` and ``ru_curves.png`` under the Hydra output directory; the same
+numbers go to a W&B run (offline unless configured otherwise)."""
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ipguard.config import register_resolvers
 from ipguard.errors import ConfigError, friendly_errors
@@ -22,9 +28,10 @@ from ipguard.extract import extract
 from ipguard.metrics import Scores, score
 from ipguard.plots import plot_ru_curves
 from ipguard.report import matching_rate_table
-from ipguard.results import SuspectResult, git_revision, versions, write_record
+from ipguard.results import SuspectResult, git_revision, method_name, versions, write_record
 from ipguard.runtime import configure_threads
 from ipguard.seeding import combo_suffix
+from ipguard.store import ResultsStore, best_setting, identity, primary_param, record_key, run_group
 from ipguard.tracking import Tracker
 from ipguard.verify import verify
 from ipguard.zoo import Member, load_zoo
@@ -43,13 +50,46 @@ def in_default_selection(member: Member, max_wp_p: float, max_fp_c: float) -> bo
 
 
 def run_bench(cfg: DictConfig) -> dict[str, Any]:
-    """Extract, verify every zoo member one at a time, score, and write/log the results."""
+    """Extract, verify every zoo member one at a time, score, and write/log the results.
+
+    Returns the record (the stored one, marked ``skipped``, when this sweep point is done)."""
     configure_threads(cfg.threads)
     check_bench_config(cfg)
+    if cfg.store.best_from:
+        cfg = with_best_setting(cfg)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     method = hydra.utils.instantiate(cfg.method)
-    method_name = f"{type(method).__name__}{combo_suffix(cfg.init, cfg.label)}"
+    combo = combo_suffix(cfg.init, cfg.label)
+    params = method.params()
+    point = {
+        "dataset": cfg.dataset.name, "method": method.name, "params": params,
+        "init": cfg.init, "label": cfg.label, "n": cfg.n, "seed": cfg.seed, "r": cfg.metrics.r,
+        "selection": {"max_wp_p": cfg.suspects.max_wp_p, "max_fp_c": cfg.suspects.max_fp_c},
+    }
+    key = record_key(method.name, combo, params, cfg.seed)
+    store = ResultsStore(Path(cfg.store.dir))
+    if not cfg.force:
+        done = store.find(key, identity(point))
+        if done is not None:
+            return _report_skipped(done, store.path(key), out_dir)
+
+    label = f"{method_name(method.name)}{combo}"
+    param = primary_param(method.name, params)
+    about = {"dataset": cfg.dataset.name, "sweep": cfg.store.sweep, "key": key,
+             "method": method.name, "method_label": label, "combo": combo,
+             "param": param, "value": params.get(param) if param else None, "params": params}
+    with _tracker(cfg, about) as tracker:
+        record = _bench(cfg, method, point, about, out_dir, tracker)
+        record_path = store.write(key, record)
+        write_record(out_dir / "results.json", record)
+        log.info("results: %s", record_path)
+    return record
+
+
+def _bench(cfg: DictConfig, method: Any, point: dict[str, Any], about: dict[str, Any],
+           out_dir: Path, tracker: Tracker) -> dict[str, Any]:
+    label = about["method_label"]
     zoo = load_zoo(cfg.zoo_dir, build_command=f"python -m train.zoo dataset={cfg.dataset.name}")
     data = hydra.utils.call(cfg.dataset.loader)
     train_x = data.train_tensors()[0] if cfg.init == "train" else None
@@ -62,7 +102,7 @@ def run_bench(cfg: DictConfig) -> dict[str, Any]:
     )
     fp_path = fingerprint.save(out_dir / "fingerprint.safetensors")
     log.info("extracted %d points with %s in %.2fs (success %.2f, mean L2 %.3f)",
-             cfg.n, method_name, fingerprint.meta["seconds"], fingerprint.meta["success_rate"],
+             cfg.n, label, fingerprint.meta["seconds"], fingerprint.meta["success_rate"],
              fingerprint.meta["mean_l2"])
 
     effectiveness = verify(fingerprint, target.load_classifier(cfg.device)).matching_rate
@@ -89,42 +129,61 @@ def run_bench(cfg: DictConfig) -> dict[str, Any]:
     default = score(positives, negatives, r=cfg.metrics.r)
     every = score(positives_all, negatives, r=cfg.metrics.r)
 
-    table = matching_rate_table(suspects, method_name)
-    summary = _summary_lines(method_name, cfg, default, every, effectiveness)
+    table = matching_rate_table(suspects, label)
+    summary = _summary_lines(label, cfg.dataset.name, cfg.n, cfg.seed, cfg.suspects,
+                             default, every, effectiveness)
     print(f"\n{table}\n\n{summary}\n", flush=True)
 
     plot_path = plot_ru_curves(default.tau, default.robustness, default.uniqueness, default.aruc,
-                               out_dir / "ru_curves.png", title=f"{method_name} on "
+                               out_dir / "ru_curves.png", title=f"{label} on "
                                f"{cfg.dataset.name}")
     record = {
-        "dataset": cfg.dataset.name,
-        "method": method.name,
-        "method_label": method_name,
-        "params": method.params(),
-        "init": cfg.init,
-        "label": cfg.label,
-        "combo": combo_suffix(cfg.init, cfg.label),
-        "n": cfg.n,
-        "seed": cfg.seed,
+        **point,
+        "key": about["key"],
+        "sweep": about["sweep"],
+        "method_label": label,
+        "combo": about["combo"],
+        "param": {"name": about["param"], "value": about["value"]},
         "aruc": default.aruc,
         "auc": default.auc,
         "gap": default.gap,
         "effectiveness": effectiveness,
-        "selection": {"max_wp_p": cfg.suspects.max_wp_p, "max_fp_c": cfg.suspects.max_fp_c},
         "metrics": {"default": default.__dict__, "all_within_budget": every.__dict__},
-        "extraction": {k: fingerprint.meta[k] for k in
-                       ("seconds", "success_rate", "mean_l2", "mean_iterations")},
+        "extraction": {
+            **{k: fingerprint.meta[k] for k in
+               ("seconds", "success_rate", "mean_l2", "mean_iterations")},
+            "device": cfg.device,
+            "points": {k: v.tolist() for k, v in fingerprint.stats.items()},
+        },
         "verify_seconds": verify_seconds,
         "suspects": [s.__dict__ for s in suspects],
         "fingerprint_file": fp_path.name,
+        "output_dir": str(out_dir),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "wandb": tracker.describe(),
         "config": OmegaConf.to_container(cfg, resolve=True),
         "versions": versions(),
         "git": git_revision(),
     }
-    record_path = write_record(out_dir / "results.json", record)
-    _log_to_wandb(cfg, record, suspects, plot_path, fp_path, method_name)
-    log.info("results: %s", record_path)
+    _log_to_wandb(tracker, cfg, record, suspects, plot_path, fp_path)
     return record
+
+
+def with_best_setting(cfg: DictConfig) -> DictConfig:
+    """A copy of ``cfg`` whose method parameters and combo are those of the best-ARUC record
+    of this method in the sweeps ``store.best_from`` (how Tables 5-8 pick each method's
+    setting, as the paper does)."""
+    best = best_setting(cfg.store.root, list(cfg.store.best_from), str(cfg.method._target_))
+    cfg = copy.deepcopy(cfg)
+    with open_dict(cfg):
+        for name, value in best["params"].items():
+            if name in cfg.method:
+                cfg.method[name] = value
+        cfg.init, cfg.label = best["init"], best["label"]
+    log.info("best setting of %s in %s: %s%s %s (ARUC %.4f, %s)", cfg.method._target_,
+             list(cfg.store.best_from), best["method"], best.get("combo"), best["params"],
+             best["aruc"], best.get("key"))
+    return cfg
 
 
 def check_bench_config(cfg: DictConfig) -> None:
@@ -140,13 +199,33 @@ def check_bench_config(cfg: DictConfig) -> None:
         value = float(cfg.suspects[key])
         if not 0.0 <= value <= 1.0:
             raise ConfigError(f"suspects.{key}", value, "a pruning level lies in [0, 1]")
+    sweep = str(cfg.store.sweep)
+    if not sweep or "/" in sweep or sweep.startswith("."):
+        raise ConfigError("store.sweep", sweep, "a plain folder name such as fig6 or adhoc")
 
 
-def _summary_lines(name: str, cfg: DictConfig, default: Scores, every: Scores,
-                   effectiveness: float) -> str:
-    p, c = cfg.suspects.max_wp_p, cfg.suspects.max_fp_c
+def _report_skipped(record: dict[str, Any], path: Path, out_dir: Path) -> dict[str, Any]:
+    """A finished sweep point: show its stored numbers instead of recomputing them."""
+    suspects = [SuspectResult(**s) for s in record["suspects"]]
+    metrics = record["metrics"]
+    default = Scores(**metrics["default"])
+    every = Scores(**metrics["all_within_budget"])
+    label = record["method_label"]
+    table = matching_rate_table(suspects, label)
+    summary = _summary_lines(label, record["dataset"], record["n"], record["seed"],
+                             record["selection"], default, every, record["effectiveness"])
+    print(f"\n{table}\n\n{summary}\n\nalready done: {path} (force=true recomputes it)\n",
+          flush=True)
+    write_record(out_dir / "results.json", record)
+    log.info("skipped %s: its record exists (%s); force=true recomputes it", record["key"], path)
+    return {**record, "skipped": True}
+
+
+def _summary_lines(name: str, dataset: str, n: int, seed: int, selection: Any,
+                   default: Scores, every: Scores, effectiveness: float) -> str:
+    p, c = selection["max_wp_p"], selection["max_fp_c"]
     return "\n".join([
-        f"{name} on {cfg.dataset.name}: n={cfg.n}, seed={cfg.seed}, target matches "
+        f"{name} on {dataset}: n={n}, seed={seed}, target matches "
         f"{effectiveness:.2f} of its own fingerprint",
         f"ARUC = {default.aruc:.4f}  (AUC {default.auc:.4f}, gap {default.gap:+.2f}; "
         f"{default.positives} positives with WP p <= {p:g}, FP c <= {c:g}; "
@@ -156,28 +235,45 @@ def _summary_lines(name: str, cfg: DictConfig, default: Scores, every: Scores,
     ])
 
 
-def _log_to_wandb(cfg: DictConfig, record: dict[str, Any], suspects: list[SuspectResult],
-                  plot_path: Path, fp_path: Path, method_name: str) -> None:
+def _tracker(cfg: DictConfig, about: dict[str, Any]) -> Tracker:
+    """One W&B run per job: grouped by sweep and dataset, tagged dataset/method/combo, with
+    the resolved config plus ``ipguard`` (method, combo, swept parameter, key) for dashboards;
+    finished with a failure code if the job raises."""
     lg = cfg.logger
-    with Tracker(
+    config = OmegaConf.to_container(cfg, resolve=True)
+    config["ipguard"] = about
+    return Tracker(
         enabled=lg.enabled, project=lg.project, entity=lg.entity, mode=lg.mode, dir=lg.dir,
-        name=lg.name or f"{cfg.dataset.name}-{method_name}-s{cfg.seed}", group=lg.group,
-        job_type="bench", tags=[cfg.dataset.name, record["method"], record["combo"].lstrip("-")],
-        config=record["config"],
-    ) as tracker:
-        tracker.summary({
-            "aruc": record["aruc"], "auc": record["auc"], "gap": record["gap"],
-            "aruc_all_within_budget": record["metrics"]["all_within_budget"]["aruc"],
-            "effectiveness": record["effectiveness"],
-            "extraction_seconds": record["extraction"]["seconds"],
-            "success_rate": record["extraction"]["success_rate"],
-            "mean_l2": record["extraction"]["mean_l2"],
-        })
-        tracker.table("matching_rates", ["name", "role", "kind", "matching_rate"],
-                      [[s.name, s.role, s.kind, s.matching_rate] for s in suspects])
-        tracker.image("ru_curves", plot_path)
-        if lg.log_fingerprint:
-            tracker.artifact(fp_path, name=f"fingerprint-{cfg.dataset.name}", type="fingerprint")
+        name=lg.name or f"{cfg.dataset.name}-{about['key']}",
+        group=lg.group or run_group(cfg.dataset.name, cfg.store.sweep),
+        job_type="bench",
+        tags=[cfg.dataset.name, about["method"], about["combo"].lstrip("-"), cfg.store.sweep],
+        config=config,
+    )
+
+
+def _log_to_wandb(tracker: Tracker, cfg: DictConfig, record: dict[str, Any],
+                  suspects: list[SuspectResult], plot_path: Path, fp_path: Path) -> None:
+    extraction = record["extraction"]
+    tracker.summary({
+        "aruc": record["aruc"], "auc": record["auc"], "gap": record["gap"],
+        "aruc_all_within_budget": record["metrics"]["all_within_budget"]["aruc"],
+        "effectiveness": record["effectiveness"],
+        "extraction_seconds": extraction["seconds"],
+        "verify_seconds": record["verify_seconds"],
+        "success_rate": extraction["success_rate"],
+        "mean_l2": extraction["mean_l2"],
+        "mean_iterations": extraction["mean_iterations"],
+    })
+    columns = ["name", "role", "kind", "arch", "seed", "matching_rate", "test_accuracy",
+               "in_default_selection", "hyper"]
+    tracker.table("matching_rates", columns, [
+        [s.name, s.role, s.kind, s.arch, s.seed, s.matching_rate, s.test_accuracy,
+         s.in_default_selection, json.dumps(s.hyper, sort_keys=True)] for s in suspects])
+    tracker.image("ru_curves", plot_path)
+    if cfg.logger.log_fingerprint:
+        tracker.artifact(fp_path, name=f"fingerprint-{cfg.dataset.name}-{record['key']}",
+                         type="fingerprint")
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="bench")

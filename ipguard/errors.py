@@ -31,9 +31,20 @@ def debug_enabled() -> bool:
     return os.environ.get("IPGUARD_DEBUG", "") not in ("", "0", "false")
 
 
+def _in_multirun() -> bool:
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    except Exception:  # noqa: BLE001 - outside Hydra: a plain call
+        return False
+
+
 def friendly_errors(fn: F) -> F:
     """Turn IPGuardError into one line on stderr and exit code 2 (set IPGUARD_DEBUG=1 for the
-    traceback). Hydra wraps exceptions raised in the task, so unwrap its cause chain too."""
+    traceback). In a multirun the error is re-raised after the line, so that the launcher
+    marks this job failed and the other jobs of the sweep still run."""
 
     @functools.wraps(fn)
     def wrapper(*args: object, **kwargs: object) -> object:
@@ -46,6 +57,8 @@ def friendly_errors(fn: F) -> F:
             if err is None or debug_enabled():
                 raise
             print(f"error: {err}", file=sys.stderr)
+            if _in_multirun():
+                raise
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]

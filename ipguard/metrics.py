@@ -36,7 +36,8 @@ def uniqueness(negative_rates: Sequence[float], tau: np.ndarray | float) -> np.n
 def aruc(positive_rates: Sequence[float], negative_rates: Sequence[float], r: int = 100) -> float:
     """Eq. 7: (1/r) * sum_{t=1..r} min(R(t/r), U(t/r))."""
     tau = thresholds(r)
-    return float(np.minimum(robustness(positive_rates, tau), uniqueness(negative_rates, tau)).mean())
+    both = np.minimum(robustness(positive_rates, tau), uniqueness(negative_rates, tau))
+    return float(both.mean())
 
 
 def auc(positive_rates: Sequence[float], negative_rates: Sequence[float]) -> float:

@@ -1,9 +1,12 @@
-"""Robustness/uniqueness curves with the ARUC shaded, as in the paper's Figure 2."""
+"""The paper's figures: robustness/uniqueness curves with the ARUC shaded (Figure 2), and ARUC
+against a method's parameter with one line per combo (Figures 3-6). Sized for a journal column
+(3.4 in wide per panel) and saved as PNG and PDF."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -11,8 +14,45 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from ipguard.io import atomic_write  # noqa: E402
+
+COLUMN_WIDTH = 3.4  # inches: one column of a two-column paper
+# One look per combo across every figure: T solid, R dashed; R(andom label) and L(east likely)
+# told apart by colour and marker.
+COMBO_STYLE = {
+    "-TR": {"color": "tab:blue", "marker": "o", "linestyle": "-"},
+    "-TL": {"color": "tab:red", "marker": "s", "linestyle": "-"},
+    "-RR": {"color": "tab:green", "marker": "^", "linestyle": "--"},
+    "-RL": {"color": "tab:purple", "marker": "D", "linestyle": "--"},
+}
+PARAM_LABELS = {"k": r"$k$", "eps": r"$\epsilon$"}
+# matplotlib's mathtext for the paper's method names
+MATH_NAMES = {"CW-L2": r"CW-$L_2$"}
+
+
+def draw_ru(ax: Axes, tau: Sequence[float], robustness: Sequence[float],
+            uniqueness: Sequence[float], aruc: float, title: str = "",
+            legend: bool = True) -> None:
+    """R(tau) and U(tau) against the matching-rate threshold, min of both shaded (the ARUC)."""
+    tau_a = np.r_[0.0, np.asarray(tau, dtype=float)]
+    rob = np.r_[1.0, np.asarray(robustness, dtype=float)]  # R(0) = 1, U(0) = 0
+    uni = np.r_[0.0, np.asarray(uniqueness, dtype=float)]
+    ax.step(tau_a, rob, where="pre", label="Robustness", color="tab:blue")
+    ax.step(tau_a, uni, where="pre", label="Uniqueness", color="tab:red", linestyle="--")
+    ax.fill_between(tau_a, np.minimum(rob, uni), step="pre", alpha=0.25, color="tab:gray",
+                    label=f"ARUC = {aruc:.2f}")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("Matching rate threshold")
+    ax.set_ylabel("Robustness / Uniqueness")
+    if title:
+        ax.set_title(title, fontsize=8)
+    if legend:
+        ax.legend(fontsize=7, loc="lower left")
 
 
 def plot_ru_curves(
@@ -24,26 +64,119 @@ def plot_ru_curves(
     title: str = "",
 ) -> Path:
     """Save R(tau) and U(tau) against the matching-rate threshold, min of both shaded."""
-    tau_a, rob, uni = np.asarray(tau), np.asarray(robustness), np.asarray(uniqueness)
-    fig, ax = plt.subplots(figsize=(3.4, 2.6), dpi=150)
-    ax.step(tau_a, rob, where="post", label="Robustness", color="tab:blue")
-    ax.step(tau_a, uni, where="post", label="Uniqueness", color="tab:red", linestyle="--")
-    ax.fill_between(tau_a, np.minimum(rob, uni), step="post", alpha=0.25, color="tab:gray",
-                    label=f"ARUC = {aruc:.2f}")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.05)
-    ax.set_xlabel("Matching rate threshold")
-    ax.set_ylabel("Robustness / Uniqueness")
-    if title:
-        ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="lower left")
+    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.6), dpi=150)
+    draw_ru(ax, tau, robustness, uniqueness, aruc, title)
     fig.tight_layout()
     path = Path(path)
+    return save_figure(fig, path, formats=(path.suffix.lstrip(".") or "png",))[0]
 
-    def _save(tmp: Path) -> None:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png")
 
+@dataclass
+class RUPanel:
+    """One method's curves at its best setting (a panel of the Figure 2-style plot)."""
+
+    title: str
+    tau: list[float]
+    robustness: list[float]
+    uniqueness: list[float]
+    aruc: float
+
+
+def plot_ru_panels(panels: Sequence[RUPanel], path: str | os.PathLike[str],
+                   suptitle: str = "", ncols: int = 3) -> list[Path]:
+    """Figure 2 for measured methods: a grid of R/U panels, ARUC shaded in each."""
+    ncols = max(1, min(ncols, len(panels)))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.4 * ncols, 2.2 * nrows + 0.3), dpi=150,
+                             squeeze=False, sharex=True, sharey=True)
+    for ax, panel in zip(axes.flat, panels, strict=False):
+        draw_ru(ax, panel.tau, panel.robustness, panel.uniqueness, panel.aruc, panel.title)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax in axes.flat:
+        if ax.get_subplotspec().colspan.start != 0:
+            ax.set_ylabel("")
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, Path(path))
+
+
+@dataclass
+class SweepLine:
+    """ARUC (mean over seeds, with the seeds' range) at each parameter value of one combo."""
+
+    combo: str
+    x: list[float]
+    y: list[float]
+    lo: list[float] = field(default_factory=list)
+    hi: list[float] = field(default_factory=list)
+
+
+@dataclass
+class SweepPanel:
+    title: str
+    lines: list[SweepLine]
+
+
+def plot_aruc_sweep(panels: Sequence[SweepPanel], method: str, param: str,
+                    path: str | os.PathLike[str], suptitle: str = "") -> list[Path]:
+    """Figures 3-6: ARUC against ``param`` (log scale), one line per combo, a panel per
+    dataset, one legend under the panels. Each panel's best point is ringed and labelled."""
+    name = MATH_NAMES.get(method, method)
+    n = max(1, len(panels))
+    fig, axes = plt.subplots(1, n, figsize=(COLUMN_WIDTH * n, 3.1), dpi=150, squeeze=False,
+                             sharey=True)
+    handles: dict[str, object] = {}
+    for ax, panel in zip(axes[0], panels, strict=False):
+        best: tuple[float, float] | None = None
+        for line in panel.lines:
+            style = COMBO_STYLE.get(line.combo, {"marker": "o"})
+            order = np.argsort(line.x)
+            x, y = np.asarray(line.x)[order], np.asarray(line.y)[order]
+            label = f"{name}{line.combo}"
+            (handles[label],) = ax.plot(x, y, label=label, markersize=4, linewidth=1.2,
+                                        **style)
+            if line.lo and line.hi and len(line.lo) == len(line.x):
+                lo, hi = np.asarray(line.lo)[order], np.asarray(line.hi)[order]
+                if (hi > lo).any():
+                    ax.fill_between(x, lo, hi, color=style.get("color"), alpha=0.15,
+                                    linewidth=0)
+            if len(y) and (best is None or y.max() > best[1]):
+                best = (float(x[int(np.argmax(y))]), float(y.max()))
+        if best is not None:
+            ax.plot(*best, marker="o", markersize=11, markerfacecolor="none",
+                    markeredgecolor="black", linewidth=0)
+            ax.annotate(f"{best[1]:.2f}", best, textcoords="offset points", xytext=(0, 8),
+                        ha="center", fontsize=7)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.set_ylim(0, 1.1)
+        ax.set_xlabel(PARAM_LABELS.get(param, param))
+        ax.grid(True, which="major", alpha=0.3)
+        ax.set_title(panel.title, fontsize=9)
+    axes[0][0].set_ylabel("ARUC")
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="lower center",
+                   ncol=min(4, len(handles)) if n > 1 else 2, fontsize=7, frameon=False)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=9)
+    rows = 1 if n > 1 or len(handles) <= 2 else 2
+    fig.tight_layout(rect=(0, 0.055 * rows, 1, 1))
+    return save_figure(fig, Path(path))
+
+
+def save_figure(fig: Figure, path: Path, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
+    """Save ``fig`` once per format next to each other (``path``'s suffix is replaced),
+    atomically, and close it."""
+    out = []
     try:
-        return atomic_write(path, _save)
+        for fmt in formats:
+
+            def _save(tmp: Path, fmt: str = fmt) -> None:
+                fig.savefig(tmp, format=fmt)
+
+            out.append(atomic_write(path.with_suffix(f".{fmt}"), _save))
+        return out
     finally:
         plt.close(fig)

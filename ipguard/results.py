@@ -13,6 +13,12 @@ from typing import Any
 from ipguard.io import read_json, write_json
 
 SCHEMA = "ipguard.results/1"
+# The paper's names (Section 5.1.3) for the methods' ``name``s, and its names for datasets.
+METHOD_NAMES = {"random": "Random", "fgsm": "FGSM", "igsm": "IGSM", "cw_l2": "CW-L2",
+                "ipguard": "IPGuard", "ipguard_onepoint": "IPGuard (one point)"}
+METHOD_ORDER = ("random", "fgsm", "igsm", "cw_l2", "ipguard")
+DATASET_NAMES = {"digits": "Digits", "mnist": "MNIST", "cifar10": "CIFAR-10",
+                 "cifar100": "CIFAR-100", "imagenet": "ImageNet"}
 PACKAGES = ("torch", "torchvision", "lightning", "hydra-core", "omegaconf", "wandb",
             "scikit-learn", "numpy", "ipguard")
 
@@ -30,6 +36,20 @@ class SuspectResult:
     test_accuracy: float | None = None
     hyper: dict[str, Any] = field(default_factory=dict)
     in_default_selection: bool = True
+
+
+def method_name(method: str) -> str:
+    """'IPGuard' for 'ipguard', and so on; unknown methods keep their own name."""
+    return METHOD_NAMES.get(method, method)
+
+
+def dataset_name(dataset: str) -> str:
+    return DATASET_NAMES.get(dataset, dataset)
+
+
+def method_sort_key(method: str) -> tuple[int, str]:
+    """The paper's order: Random, FGSM, IGSM, CW-L2, IPGuard, then any other method."""
+    return (METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER), method)
 
 
 def versions() -> dict[str, str]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,16 @@ class Tracker:
     def run_dir(self) -> Path | None:
         return Path(self.run.dir).parent if self.run is not None else None
 
+    def describe(self) -> dict[str, Any] | None:
+        """Where this run lives (for the results record): id, project, group, mode, folder."""
+        if self.run is None:
+            return None
+        try:
+            return {"id": self.run.id, "project": self.run.project, "group": self.run.group,
+                    "mode": self.mode, "dir": str(self.run_dir)}
+        except Exception:  # noqa: BLE001
+            return None
+
     def summary(self, values: Mapping[str, Any]) -> None:
         self._guard("summary", lambda: self.run.summary.update(dict(values)))
 
@@ -84,7 +96,7 @@ class Tracker:
         def _do() -> None:
             import wandb
 
-            art = wandb.Artifact(name=name, type=type)
+            art = wandb.Artifact(name=artifact_name(name), type=type)
             art.add_file(str(path))
             self.run.log_artifact(art)
 
@@ -94,10 +106,14 @@ class Tracker:
         if self.run is None:
             return
         run, self.run = self.run, None
+        run_file = _run_file(run) if self.mode == "offline" else None
         try:
             run.finish(exit_code=exit_code)
         except Exception as exc:  # noqa: BLE001
             self._warn("finish", exc)
+            return
+        if run_file is not None:
+            wait_until_written(run_file)
 
     def __enter__(self) -> Tracker:
         return self
@@ -116,3 +132,85 @@ class Tracker:
     def _warn(self, what: str, exc: BaseException) -> None:
         log.warning("W&B %s failed (%s: %s); local results are unaffected", what,
                     type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+
+
+def artifact_name(name: str) -> str:
+    """W&B artifact names allow letters, digits, '-', '_' and '.': map anything else to '_'."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:128]
+
+
+def lightning_logger(
+    logger_cfg: Mapping[str, Any] | None,
+    name: str,
+    group: str | None = None,
+    tags: Sequence[str] = (),
+    config: Mapping[str, Any] | None = None,
+    save_dir: str | os.PathLike[str] | None = None,
+) -> Any:
+    """A Lightning ``WandbLogger`` for one zoo member's training (job_type ``train``), or None
+    when W&B is disabled or cannot start (training then logs to CSV only). Pass it to the
+    Trainer next to the CSV logger and call :func:`finish_lightning_logger` after ``fit``."""
+    lg = dict(logger_cfg or {})
+    if not lg.get("enabled", False) or lg.get("mode") == "disabled":
+        return None
+    try:
+        import wandb
+        from lightning.pytorch.loggers import WandbLogger
+
+        folder = save_dir or lg.get("dir")
+        if folder is not None:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+        logger = WandbLogger(
+            name=name, project=lg.get("project", "ipguard"), entity=lg.get("entity"),
+            save_dir=str(folder) if folder is not None else ".", mode=lg.get("mode", "offline"),
+            group=lg.get("group") or group, job_type="train", tags=list(tags),
+            config=dict(config or {}), reinit="finish_previous", log_model=False,
+            settings=wandb.Settings(silent=True, console="off", x_disable_stats=True),
+        )
+        _ = logger.experiment  # start the run now, so a failure is caught here
+        return logger
+    except Exception as exc:  # noqa: BLE001 - W&B must never fail the job
+        log.warning("W&B logger for %s failed (%s: %s); training logs to CSV only", name,
+                    type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+        return None
+
+
+def finish_lightning_logger(logger: Any, exit_code: int = 0) -> None:
+    """Finish the member's W&B run (one run per member, also when its training failed)."""
+    if logger is None:
+        return
+    try:
+        run = logger.experiment
+        run_file = _run_file(run) if run.settings.mode == "offline" else None
+        run.finish(exit_code=exit_code)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("W&B finish failed (%s); local logs are unaffected", exc)
+        return
+    if run_file is not None:
+        wait_until_written(run_file)
+
+
+def _run_file(run: Any) -> Path | None:
+    try:
+        return Path(run.dir).parent / f"run-{run.id}.wandb"
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def wait_until_written(run_file: Path, timeout: float = 15.0) -> bool:
+    """Wait until W&B's writer has put the run's exit record on disk: ``finish()`` returns
+    before the service has flushed an offline run file, so a reader (``wandb sync``, the
+    figures, a test) right after it may see a truncated run. Returns False on timeout."""
+    from ipguard.wandb_records import read_records
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if any(r.WhichOneof("record_type") == "exit" for r in read_records(run_file)):
+                return True
+        except (OSError, ValueError):
+            pass
+        if time.monotonic() > deadline:
+            log.warning("W&B run file %s has no exit record after %.0fs", run_file, timeout)
+            return False
+        time.sleep(0.05)

@@ -4,8 +4,9 @@ import hydra
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import compose_cfg
 from ipguard.methods import IPGuard
+
+from conftest import compose_cfg
 
 
 @pytest.mark.parametrize("init, label, suffix", [("train", "random", "TR"),

@@ -7,13 +7,14 @@ import sys
 import pytest
 from omegaconf import open_dict
 
-from conftest import REPO, TINY_ZOO, compose_cfg
 from ipguard.bench import run_bench
 from ipguard.errors import MissingZooError
 from ipguard.metrics import aruc
 from ipguard.results import read_record
 from ipguard.wandb_records import find_run_file, read_summary
 from ipguard.zoo import load_zoo
+
+from conftest import REPO, TINY_ZOO, compose_cfg
 
 
 def _bench_cfg(zoo_dir, out, *overrides):

@@ -36,8 +36,14 @@ MULTIRUN_TIMEOUT_S = 300
 
 def _slurm_problem() -> str | None:
     """Why the SLURM-marked tests cannot run here, or None when the cluster is usable."""
-    if shutil.which("sinfo") is None or shutil.which("sacct") is None:
-        return "SLURM client tools (sinfo, sacct) are not installed; run .ci/slurm/start.sh"
+    if not all(shutil.which(tool) for tool in ("sinfo", "sacct", "scontrol")):
+        return (
+            "SLURM client tools (sinfo, sacct, scontrol) are not installed; run .ci/slurm/start.sh"
+        )
+    # scontrol ping answers at once; sinfo retries a down controller for about 10 s
+    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=15)
+    if ping.returncode != 0:
+        return "SLURM is not up (slurmctld does not answer scontrol ping); run .ci/slurm/start.sh"
     try:
         states = subprocess.run(
             ["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True, timeout=15
@@ -45,7 +51,9 @@ def _slurm_problem() -> str | None:
     except subprocess.TimeoutExpired:
         return "sinfo timed out: slurmctld is not answering"
     if states.returncode != 0:
-        return f"SLURM is not up ({states.stderr.strip() or 'sinfo failed'}); run .ci/slurm/start.sh"
+        return (
+            f"SLURM is not up ({states.stderr.strip() or 'sinfo failed'}); run .ci/slurm/start.sh"
+        )
     usable = {"idle", "mixed", "allocated", "completing"}
     if not usable.intersection(states.stdout.split()):
         return f"no usable SLURM node (states: {states.stdout.split()})"
@@ -62,8 +70,12 @@ def _slurm_problem() -> str | None:
 
 @pytest.fixture(scope="session")
 def slurm_cluster() -> None:
+    """Skip without a usable cluster; with IPGUARD_REQUIRE_SLURM=1 (CI) fail instead, so that a
+    SLURM that did not come up cannot pass as a green run of skipped tests."""
     problem = _slurm_problem()
     if problem is not None:
+        if os.environ.get("IPGUARD_REQUIRE_SLURM", "") not in ("", "0"):
+            pytest.fail(f"IPGUARD_REQUIRE_SLURM is set but {problem}")
         pytest.skip(problem)
 
 
@@ -122,7 +134,10 @@ def _sacct_states(job_ids: list[str], expected: int | None = None) -> dict[str, 
     while time.monotonic() < deadline:
         res = subprocess.run(
             ["sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", ",".join(job_ids)],
-            capture_output=True, text=True, timeout=15, check=True,
+            capture_output=True,
+            text=True,
+            timeout=15,
+            check=True,
         )
         states = dict(line.split("|", 1) for line in res.stdout.split())
         if len(states) >= expected and all(
@@ -137,7 +152,7 @@ def _sacct_states(job_ids: list[str], expected: int | None = None) -> dict[str, 
 # ---------------------------------------------------------------------------------------------
 # a tiny Hydra app
 
-APP = '''
+APP = """
 import json, os, signal
 from pathlib import Path
 
@@ -165,7 +180,7 @@ def main(cfg):
 
 if __name__ == "__main__":
     main()
-'''
+"""
 
 APP_CONF = """
 x: 0
@@ -186,8 +201,11 @@ def tiny_app(tmp_path: Path) -> Path:
 
 def _tiny_multirun(app: Path, launcher: str, *extra: str):
     cmd = [
-        sys.executable, str(app / "app.py"), "-m",
-        "x=1,2,3", f"out={app / 'out'}",
+        sys.executable,
+        str(app / "app.py"),
+        "-m",
+        "x=1,2,3",
+        f"out={app / 'out'}",
         # the app lives outside the repository: add the repository's conf/ to Hydra's search
         # path so that hydra/launcher=<preset> resolves to conf/hydra/launcher/<preset>.yaml
         f"hydra.searchpath=['file://{CONF}']",
@@ -253,13 +271,67 @@ def test_tiny_multirun_failed_job_fails_the_sweep(tiny_app: Path, launcher: str,
             assert states == ["COMPLETED"] * 3, states
 
 
+def _launcher_cfg(app: Path, launcher: str, *extra: str, env: dict | None = None) -> dict:
+    """The resolved ``hydra.launcher`` node the tiny app would use (no job is launched)."""
+    import yaml
+
+    cmd = [
+        sys.executable, str(app / "app.py"), f"out={app / 'out'}",
+        f"hydra.searchpath=['file://{CONF}','file://{app / 'user'}']",
+        f"hydra/launcher={launcher}", f"hydra.sweep.dir={app / 'multirun'}",
+        *extra, "--cfg", "hydra", "-p", "hydra.launcher", "--resolve",
+    ]  # fmt: skip
+    proc = _run(cmd, cwd=app, timeout=60, env=env or {})
+    assert proc.returncode == 0, _output(proc)
+    return yaml.safe_load(proc.stdout)
+
+
+def test_launcher_presets_resources_and_user_hook(tiny_app: Path) -> None:
+    """Resources come from the preset, the environment (account, partition, QoS), the
+    git-ignored conf/local/<preset>.yaml, then the command line, in that order."""
+    clean = {k: "" for k in ("IPGUARD_SLURM_PARTITION", "IPGUARD_SLURM_ACCOUNT")}
+    cpu = _launcher_cfg(tiny_app, "slurm")
+    assert cpu["_target_"].endswith("SlurmLauncher")
+    assert (cpu["cpus_per_task"], cpu["mem_gb"], cpu["nodes"], cpu["tasks_per_node"]) == (
+        1,
+        4,
+        1,
+        1,
+    )
+    assert cpu["gpus_per_node"] is None
+    assert cpu["submitit_folder"] == f"{tiny_app / 'multirun'}/.submitit/%j"
+    gpu = _launcher_cfg(tiny_app, "slurm_gpu")
+    assert (gpu["gpus_per_node"], gpu["nodes"], gpu["tasks_per_node"]) == (1, 1, 1)
+    local = _launcher_cfg(tiny_app, "local")
+    assert local["_target_"].endswith("LocalLauncher")
+
+    # a user's uncommitted settings: a conf/local/ folder (here on the search path from tmp)
+    (tiny_app / "user" / "local").mkdir(parents=True)
+    (tiny_app / "user" / "local" / "slurm.yaml").write_text("account: my_lab\npartition: localp\n")
+    env = {**clean, "IPGUARD_SLURM_PARTITION": "envp", "IPGUARD_SLURM_QOS": "envq"}
+    cfg = _launcher_cfg(
+        tiny_app, "slurm", "hydra.launcher.mem_gb=7", "hydra.launcher.array_parallelism=3",
+        env=env,
+    )  # fmt: skip
+    assert (cfg["partition"], cfg["account"], cfg["qos"]) == ("localp", "my_lab", "envq")
+    assert (cfg["mem_gb"], cfg["array_parallelism"]) == (7, 3)
+    cfg = _launcher_cfg(tiny_app, "slurm", "hydra.launcher.partition=cli", env=env)
+    assert cfg["partition"] == "cli"
+    # slurm_gpu reads its own file and IPGUARD_SLURM_GPU_PARTITION first
+    env_gpu = {**env, "IPGUARD_SLURM_GPU_PARTITION": "gpup"}
+    assert _launcher_cfg(tiny_app, "slurm_gpu", env=env_gpu)["partition"] == "gpup"
+
+
 # ---------------------------------------------------------------------------------------------
 # the project's entry points: a tiny digits zoo and a small bench sweep
 
 # Smaller than conftest.TINY_ZOO: every job pays Python + torch + Lightning start-up, and the CI
 # machine runs two at a time. Enough for a bench: one target, two positives, three negatives.
+# threads=1 everywhere: a SLURM job uses SLURM_CPUS_PER_TASK threads (ipguard.runtime), and float
+# sums in another thread count differ in the last bits, so the basic launcher must match it.
 E2E_ZOO = [
     "dataset=digits",
+    "threads=1",
     "zoo.target.recipe.epochs=3",
     "zoo.positives.finetune.ftll.epochs=1",
     "zoo.positives.wp.largest=0.1",
@@ -271,10 +343,17 @@ E2E_ZOO = [
 STAGE_TARGET = "member=target"
 STAGE_REST = "member=ftll,wp,same_arch,forest"
 EXPECTED_MEMBERS = {
-    "target/target", "positive/ftll", "positive/wp-p0.10",
-    "negative/same_arch-s1", "negative/same_arch-s2", "negative/forest-s0",
+    "target/target",
+    "positive/ftll",
+    "positive/wp-p0.10",
+    "negative/same_arch-s1",
+    "negative/same_arch-s2",
+    "negative/forest-s0",
 }
-E2E_BENCH = ["dataset=digits", "n=8", "method.max_iter=50", "seed=0,1", "logger=none"]
+BENCH_COMMON = ["dataset=digits", "threads=1", "method.max_iter=50", "logger=none"]
+E2E_BENCH = [*BENCH_COMMON, "n=8", "seed=0,1"]
+# a sweep with a point that fails (n=0 is refused) next to one that works (seed 0 of E2E_BENCH)
+E2E_BENCH_FAILING = [*BENCH_COMMON, "n=8,0", "seed=0"]
 
 
 def _entry(module: str, root: Path, sweep_dir: Path, launcher: str | None, *overrides: str):
@@ -320,11 +399,16 @@ def _assert_same_zoo(got: dict[str, dict], want: dict[str, dict]) -> None:
             assert torch.equal(g[k], w[k]), f"{name}: {k} differs from the basic launcher's"
 
 
-def _bench_results(sweep_dir: Path) -> dict[int, dict]:
+def _store(root: Path) -> dict[str, Path]:
+    """The bench's results store (one record per sweep point, keyed like ipguard-TL-k=3-s0)."""
+    return {f.stem: f for f in (root / "results" / "digits").glob("*/*.json")}
+
+
+def _bench_results(root: Path) -> dict[str, dict]:
     out = {}
-    for f in sorted(sweep_dir.glob("*/results.json")):
+    for key, f in sorted(_store(root).items()):
         rec = json.loads(f.read_text())
-        out[int(f.parent.name)] = {
+        out[key] = {
             "seed": rec["seed"],
             "aruc": rec["aruc"],
             "auc": rec["auc"],
@@ -343,7 +427,7 @@ def basic_reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
         assert proc.returncode == 0, _output(proc)
     proc = _entry("ipguard.bench", root, root / "bench", None, *E2E_BENCH)
     assert proc.returncode == 0, _output(proc)
-    return {"zoo": _zoo_snapshot(root), "bench": _bench_results(root / "bench")}
+    return {"zoo": _zoo_snapshot(root), "bench": _bench_results(root)}
 
 
 E2E_LAUNCHERS = [
@@ -387,12 +471,22 @@ def test_zoo_and_bench_sweep_match_basic_launcher(
     ref = request.getfixturevalue("basic_reference")
     _assert_same_zoo(_zoo_snapshot(root), ref["zoo"])
 
-    # 4. a small bench sweep through the launcher gives the basic launcher's numbers
+    # 4. a small bench sweep with a point that fails: the sweep fails with the job's error and
+    #    the good point is stored; the resubmitted sweep computes only what is missing (the
+    #    results store skips seed 0) and gives the basic launcher's numbers
+    proc = _entry("ipguard.bench", root, root / "bench-early", launcher, *E2E_BENCH_FAILING)
+    assert proc.returncode != 0, _output(proc)
+    assert "fingerprinting points must be >= 1" in proc.stdout + proc.stderr, _output(proc)
+    assert len(_store(root)) == 1, _store(root)
+    (first,) = _store(root).values()
+    first_mtime = first.stat().st_mtime_ns
+
     t0 = time.monotonic()
     proc = _entry("ipguard.bench", root, root / "bench", launcher, *E2E_BENCH)
     assert proc.returncode == 0, _output(proc)
     bench_s = time.monotonic() - t0
-    got = _bench_results(root / "bench")
-    assert sorted(got) == [0, 1]
+    assert first.stat().st_mtime_ns == first_mtime, "a finished sweep point was recomputed"
+    got = _bench_results(root)
+    assert len(got) == 2
     assert got == ref["bench"]
     print(f"{launcher}: zoo stages {zoo_s:.0f}s, bench sweep {bench_s:.0f}s")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -20,7 +21,8 @@ from torch import nn
 
 from ipguard.classifier import ForestClassifier, TorchClassifier, accuracy
 from ipguard.data import ImageData
-from ipguard.errors import ConfigError, MissingZooError
+from ipguard.errors import ConfigError, IPGuardError, MissingZooError
+from ipguard.flops import count_flops
 from ipguard.models.forest import train_forest
 from ipguard.models.layers import count_parameters
 from ipguard.zoo import FOREST_FILE, Member, build_from_spec, is_built, member_dir, save_weights
@@ -36,6 +38,16 @@ from train.postprocess import (
 )
 
 log = logging.getLogger(__name__)
+
+
+def quiet_lightning() -> None:
+    """Keep a zoo build's console to one line per member: Lightning's banners and tips, and
+    its hint to use srun (jobs here are single-process by design), are noise at this scale."""
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*srun.*")
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=r".*smaller than the logging interval.*")
 
 SELECTIONS = ("all", "target", "positives", "negatives", "finetune", *FINETUNE_KINDS, "wp", "fp",
               "same_arch", "forest")
@@ -77,11 +89,15 @@ class ZooBuilder:
     ) -> None:
         self.zoo, self.data, self.root = zoo, data, Path(root)
         self.trainer_kwargs = dict(trainer or {})
+        # how batches reach the model, not lightning.Trainer arguments
+        self.channels_last = bool(self.trainer_kwargs.pop("channels_last", False))
+        self.num_workers = int(self.trainer_kwargs.pop("num_workers", 0))
         self.log_dir = Path(log_dir) if log_dir else None
         self.device = device
         self._test: tuple[torch.Tensor, torch.Tensor] | None = None
         self.built: list[str] = []
         self.skipped: list[str] = []
+        quiet_lightning()
 
     # ----------------------------------------------------------------- plan and dispatch
     def build(self, member: str = "all", seed: int | None = None) -> list[Member]:
@@ -148,10 +164,11 @@ class ZooBuilder:
         seed = int(cfg["seed"])
         L.seed_everything(seed, verbose=False)
         model = build_from_spec(dict(cfg["model"]))
-        seconds = self._fit(model, Recipe.from_cfg(cfg["recipe"], "zoo.target.recipe"), seed,
-                            "target")
+        seconds = self._train_or_load(model, cfg.get("recipe"), "zoo.target.recipe", seed,
+                                      "target")
         return self._save(folder, model, seconds, name="target", role="target", kind="target",
-                          arch=cfg["arch"], seed=seed, spec=cfg["model"])
+                          arch=cfg["arch"], seed=seed, spec=_stored_spec(cfg["model"]),
+                          hyper=_pretrained(cfg))
 
     def finetune(self, kind: str) -> Member:
         folder = member_dir(self.root, "positive", kind)
@@ -221,10 +238,11 @@ class ZooBuilder:
             return self._skip(folder)
         L.seed_everything(seed, verbose=False)
         model = build_from_spec(dict(cfg["model"]))
-        recipe = Recipe.from_cfg(cfg["recipe"], f"zoo.negatives.{family}.recipe")
-        seconds = self._fit(model, recipe, seed, name)
+        seconds = self._train_or_load(model, cfg.get("recipe"),
+                                      f"zoo.negatives.{family}.recipe", seed, name)
         return self._save(folder, model, seconds, name=name, role="negative", kind=family,
-                          arch=cfg["arch"], seed=seed, spec=cfg["model"])
+                          arch=cfg["arch"], seed=seed, spec=_stored_spec(cfg["model"]),
+                          hyper=_pretrained(cfg))
 
     def forest(self, seed: int) -> Member:
         name = f"forest-s{seed}"
@@ -264,6 +282,15 @@ class ZooBuilder:
             self._test = self.data.test_tensors()
         return self._test
 
+    def _train_or_load(
+        self, model: nn.Module, recipe: Mapping[str, Any] | None, where: str, seed: int,
+        name: str,
+    ) -> float:
+        """Train by the recipe; ``recipe: null`` marks a pretrained model, kept as loaded."""
+        if recipe is None:
+            return 0.0
+        return self._fit(model, Recipe.from_cfg(recipe, where), seed, name)
+
     def _fit(
         self,
         model: nn.Module,
@@ -273,10 +300,16 @@ class ZooBuilder:
         trainable: str = "all",
         masks: dict[str, torch.Tensor] | None = None,
     ) -> float:
+        if len(self.data.train) == 0:
+            raise IPGuardError(f"dataset {self.data.name} has no training images, and {name} "
+                               "must be trained: give the dataset's folder (for imagenet: "
+                               "dataset.loader.root=/path/to/imagenet)")
         module = ClassifierModule(model, optimizer=recipe.optimizer, lr=recipe.lr,
                                   weight_decay=recipe.weight_decay, schedule=recipe.schedule,
-                                  trainable=trainable, masks=masks, head_lr=recipe.head_lr)
-        datamodule = ImageDataModule(self.data, batch_size=recipe.batch_size, seed=seed)
+                                  trainable=trainable, masks=masks, head_lr=recipe.head_lr,
+                                  channels_last=self.channels_last)
+        datamodule = ImageDataModule(self.data, batch_size=recipe.batch_size, seed=seed,
+                                     num_workers=self.num_workers)
         logger = CSVLogger(str(self.log_dir), name=name) if self.log_dir else False
         kwargs = {"enable_progress_bar": False, "enable_model_summary": False,
                   "enable_checkpointing": False, **self.trainer_kwargs}
@@ -306,18 +339,36 @@ class ZooBuilder:
         hyper: dict[str, Any] | None = None,
     ) -> Member:
         model = model.eval()
-        acc = accuracy(TorchClassifier(model, device=self.device), *self._test_tensors())
+        acc = (accuracy(TorchClassifier(model, device=self.device), *self._test_tensors())
+               if len(self.data.test) else None)  # ImageNet weights saved without its folder
         total, nonzero = count_parameters(model)
+        flops = count_flops(model, self.data.input_shape)
+        hyper = {**(hyper or {}), "flops": flops.effective, "flops_dense": flops.dense,
+                 "flops_reduction": flops.reduction}
         folder.mkdir(parents=True, exist_ok=True)
         save_weights(model, folder)
         member = Member(name=name, role=role, kind=kind, arch=str(arch), seed=seed, parent=parent,
                         test_accuracy=acc, parameters=total, nonzero_parameters=nonzero,
-                        train_seconds=seconds, hyper=hyper or {},
+                        train_seconds=seconds, hyper=hyper,
                         model=dict(spec) if spec is not None else None, path=str(folder))
         member.save()  # written last: its presence marks the member complete
         self.built.append(name)
-        log.info("built %s (%s): test accuracy %.4f in %.1fs", name, role, acc, seconds)
+        log.info("built %s (%s): test accuracy %s in %.1fs", name, role,
+                 "n/a" if acc is None else f"{acc:.4f}", seconds)
         return member
+
+
+def _stored_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The constructor as member.json records it: pretrained weights live in the member's
+    safetensors file, so the network is rebuilt without fetching them again."""
+    return {**spec, "weights": None} if spec.get("weights") is not None else dict(spec)
+
+
+def _pretrained(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Where a loaded (not trained) member's weights came from."""
+    if cfg.get("recipe") is not None:
+        return {}
+    return {"pretrained": cfg["model"].get("weights")}
 
 
 def _level_name(kind: str, level: float) -> str:

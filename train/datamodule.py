@@ -17,7 +17,8 @@ class ImageDataModule(L.LightningDataModule):
         self, data: ImageData, batch_size: int = 64, num_workers: int = 0, seed: int = 0
     ) -> None:
         super().__init__()
-        self.data, self.batch_size, self.num_workers, self.seed = data, batch_size, num_workers, seed
+        self.data, self.batch_size = data, batch_size
+        self.num_workers, self.seed = num_workers, seed
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(

@@ -31,8 +31,11 @@ trap 'echo "slurm start.sh: error: command failed (line $LINENO): $BASH_COMMAND;
 
 # name of the process behind a PID, or nothing if it is gone
 comm_of() { cat "/proc/$1/comm" 2>/dev/null || true; }
-# is the recorded daemon NAME alive under PID?
-alive() { [ -n "$2" ] && [ "$(comm_of "$2")" = "$1" ]; }
+# is PID $2 the daemon named $1, running (a zombie waiting to be reaped counts as stopped)?
+alive() {
+  [ -n "$2" ] && [ "$(comm_of "$2")" = "$1" ] \
+    && ! grep -q '^State:[[:space:]]*Z' "/proc/$2/status" 2>/dev/null
+}
 recorded_pid() { [ -f "$PIDS" ] && awk -v n="$1" '$1 == n { p = $2 } END { print p }' "$PIDS" || true; }
 record() { echo "$1 $2" >>"$PIDS"; }
 

@@ -16,7 +16,11 @@ if [ ! -s "$PIDS" ]; then
 fi
 
 comm_of() { cat "/proc/$1/comm" 2>/dev/null || true; }
-alive() { [ "$(comm_of "$2")" = "$1" ]; }
+# is PID $2 the daemon named $1, running (a zombie waiting to be reaped counts as stopped)?
+alive() {
+  [ -n "$2" ] && [ "$(comm_of "$2")" = "$1" ] \
+    && ! grep -q '^State:[[:space:]]*Z' "/proc/$2/status" 2>/dev/null
+}
 
 ctld=$(awk '$1 == "slurmctld" { p = $2 } END { print p }' "$PIDS")
 d=$(awk '$1 == "slurmd" { p = $2 } END { print p }' "$PIDS")

@@ -41,7 +41,7 @@ class IPGuard(Method):
     max_iter: iteration cap per point (1,000 in the paper)."""
 
     k: float = 3.0
-    lr: float = 0.01
+    lr: float = 0.001
     max_iter: int = 1000
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8

@@ -15,8 +15,9 @@ class Normalize(nn.Module):
         super().__init__()
         if len(mean) != len(std):
             raise ValueError(f"mean and std differ in length: {len(mean)} != {len(std)}")
-        self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1))
+        shape = (1, -1, 1, 1)
+        self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(shape))
+        self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(shape))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
@@ -46,10 +47,10 @@ class PixelClassifier(nn.Module):
 
 
 def last_linear(model: nn.Module) -> tuple[str, nn.Linear]:
-    """The classification layer (the last ``nn.Linear``): what FTLL/RTLL fine-tune or re-initialise."""
+    """The classification layer (the last ``nn.Linear``): what FTLL/RTLL fine-tune or reset."""
     found = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
     if not found:
-        raise ValueError(f"{type(model).__name__} has no nn.Linear layer to treat as the last layer")
+        raise ValueError(f"{type(model).__name__} has no nn.Linear layer to use as the last one")
     return found[-1]
 
 

@@ -1,0 +1,295 @@
+"""The CIFAR, ImageNet and Fashion-MNIST zoos: every member kind composes and builds through the
+real ZooBuilder (Lightning, fast_dev_run, on a tiny CIFAR written in torchvision's format), the
+default configs plan Table 1's counts, and the zoo sweeps cover each zoo exactly once."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from omegaconf import OmegaConf
+from test_datasets import write_cifar
+
+from ipguard.errors import MissingZooError
+from ipguard.zoo import load_zoo
+from train.build import ZooBuilder
+from train.postprocess import FINETUNE_KINDS, pruning_levels
+
+from conftest import REPO, compose_cfg
+
+DATASETS = ("cifar10", "cifar100", "imagenet", "fashion_mnist")
+# Table 1 of the paper: (positives, negatives); Table 2 names the levels behind the positives
+TABLE1 = {"cifar10": (15, 80), "cifar100": (14, 80), "imagenet": (10, 10)}
+PAPER_LEVELS = {"cifar10": (0.4, 7 / 16), "cifar100": (0.5, 5 / 16), "imagenet": (0.5, 3 / 16)}
+
+
+def _zoo(dataset: str, root: Path, *overrides: str) -> dict:
+    cfg = compose_cfg("train", [f"dataset={dataset}", *overrides], root)
+    return OmegaConf.to_container(cfg.zoo, resolve=True)
+
+
+def planned_negatives(zoo: dict) -> list[str]:
+    """Member names of the negatives a zoo config asks for (what `member=negatives` builds)."""
+    neg = zoo["negatives"]
+    names = [f"same_arch-s{s}" for s in _seeds(neg["same_arch"])]
+    for family, cfg in neg["archs"].items():
+        names += [f"{family}-s{s}" for s in _seeds(cfg)]
+    return names + [f"forest-s{s}" for s in _seeds(neg["forest"])]
+
+
+def _seeds(cfg: dict) -> range:
+    first = int(cfg.get("first_seed", 0))
+    return range(first, first + int(cfg["count"]))
+
+
+# ----------------------------------------------------------------------------- configs
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_zoo_entry_composes_for_every_member_kind(tmp_path, dataset):
+    zoo = _zoo(dataset, tmp_path)
+    builder = ZooBuilder(zoo, data=None, root=tmp_path)  # type: ignore[arg-type]
+    kinds = builder.selections()   # what `member=` accepts
+    families = list(zoo["negatives"]["archs"])
+    assert set(kinds) == {"all", "target", "positives", "negatives", "finetune",
+                          *FINETUNE_KINDS, "wp", "fp", "same_arch", "forest", *families}
+    # `member` is a plain string to Hydra: compose a job of each sort (a family's, seeded)
+    for overrides in (["member=target"], ["member=fp"], [f"member={families[0]}", "seed=0"]):
+        cfg = compose_cfg("train", [f"dataset={dataset}", *overrides], tmp_path)
+        assert cfg.member == overrides[0].split("=")[1] and cfg.dataset.name == dataset
+        assert cfg.zoo_dir == f"{tmp_path}/zoo/{dataset}"
+
+
+@pytest.mark.parametrize("dataset", ["cifar10", "cifar100", "imagenet"])
+def test_default_zoos_plan_table_1s_counts(tmp_path, dataset):
+    zoo = _zoo(dataset, tmp_path)
+    positives, negatives = TABLE1[dataset]
+    assert len(planned_negatives(zoo)) == negatives
+    pos = zoo["positives"]
+    assert set(pos["finetune"]) == set(FINETUNE_KINDS) and pos["max_accuracy_loss"] == 0.03
+    wp = pruning_levels(pos["wp"]["step"], pos["wp"]["largest"])
+    fp = pruning_levels(pos["fp"]["step"], pos["fp"]["largest"])
+    assert wp[:5] == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5])
+    assert fp[:7] == pytest.approx([m / 16 for m in range(1, 8)])
+    # the 3 % rule ends each chain; the levels the paper kept are all on it
+    max_p, max_c = PAPER_LEVELS[dataset]
+    kept = 4 + sum(p <= max_p + 1e-9 for p in wp) + sum(c <= max_c + 1e-9 for c in fp)
+    if dataset != "imagenet":  # the paper's ImageNet row (10) is less than its Table 2 (12)
+        assert kept == positives
+
+
+def test_cifar_zoos_have_the_papers_families(tmp_path):
+    for dataset, arch in (("cifar10", "resnet20"), ("cifar100", "wrn22_4")):
+        zoo = _zoo(dataset, tmp_path)
+        assert zoo["target"]["arch"] == arch
+        assert zoo["negatives"]["same_arch"]["count"] == 50
+        assert {f: c["arch"] for f, c in zoo["negatives"]["archs"].items()} == {
+            "lenet": "lenet5", "vgg": "vgg16_bn"}
+        assert zoo["negatives"]["forest"]["n_estimators"] == 20
+        recipe = zoo["target"]["recipe"]
+        assert (recipe["optimizer"], recipe["lr"], recipe["batch_size"]) == ("sgd", 0.1, 128)
+
+
+def test_imagenet_zoo_is_pretrained_torchvision_models(tmp_path):
+    zoo = _zoo("imagenet", tmp_path)
+    assert zoo["target"]["model"]["arch"] == "resnet50" and zoo["target"]["recipe"] is None
+    on = {c["arch"] for c in zoo["negatives"]["archs"].values() if c["count"] > 0}
+    # torchvision's counterparts of the paper's families
+    assert {"vgg16", "resnet152", "inception_v3", "mobilenet_v2", "densenet201"} <= on
+    assert any(a.startswith("resnext101") for a in on) and len(on) == 10
+    assert all(c["recipe"] is None and c["model"]["weights"] and c["model"]["preset"]
+               for c in zoo["negatives"]["archs"].values())
+
+
+# ----------------------------------------------------------------------------- sweeps
+def _expand(value: str) -> list[str]:
+    key, _, raw = value.partition("=")
+    match = re.fullmatch(r"range\((\d+),\s*(\d+)\)", raw)
+    values = [str(v) for v in range(int(match[1]), int(match[2]))] if match else raw.split(",")
+    return [f"{key}={v}" for v in values]
+
+
+def _jobs(multirun: list[str]) -> list[dict[str, str]]:
+    jobs: list[dict[str, str]] = [{}]
+    for item in multirun:
+        jobs = [{**job, **dict([o.split("=", 1)])} for job in jobs for o in _expand(item)]
+    return jobs
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_zoo_sweep_builds_each_member_once_target_first(tmp_path, dataset):
+    sweep = yaml.safe_load((REPO / "sweeps" / f"zoo_{dataset}.yaml").read_text())
+    assert sweep["entry"] == "train.zoo" and f"dataset={dataset}" in sweep["overrides"]
+    zoo = _zoo(dataset, tmp_path)
+    builder = ZooBuilder(zoo, data=None, root=tmp_path)  # type: ignore[arg-type]
+    built: list[str] = []
+    for stage, spec in enumerate(sweep["stages"]):
+        for multirun in spec["multiruns"]:
+            first = [o for item in multirun for o in _expand(item)[:1]]
+            cfg = compose_cfg("train", [*sweep["overrides"], *first], tmp_path)  # it composes
+            assert cfg.dataset.name == dataset
+            for job in _jobs(multirun):
+                member, seed = job["member"], job.get("seed")
+                assert member in builder.selections()
+                if member in FINETUNE_KINDS or member in ("wp", "fp"):
+                    assert stage > 0 and "target" in built   # positives wait for the target
+                    built.append(member)
+                elif member == "target":
+                    built.append("target")
+                else:  # one seeded member per job, a seed the family has
+                    family = {"same_arch": zoo["negatives"]["same_arch"],
+                              "forest": zoo["negatives"]["forest"]}.get(member) or \
+                        zoo["negatives"]["archs"][member]
+                    assert seed is not None and int(seed) in _seeds(family)
+                    built.append(f"{member}-s{seed}")
+    expected = ["target", *FINETUNE_KINDS, "wp", "fp", *planned_negatives(zoo)]
+    assert sorted(built) == sorted(expected)   # everything, and nothing twice
+
+
+# ----------------------------------------------------------------------------- building
+TINY = [
+    "dataset.loader.download=false",
+    "+trainer.fast_dev_run=true",
+    "threads=1",
+    "zoo.positives.wp.largest=0.1",
+    "zoo.positives.fp.largest=0.0625",
+    "zoo.negatives.same_arch.count=1",
+    "zoo.negatives.archs.lenet.count=1",
+    "zoo.negatives.archs.vgg.count=1",
+    "zoo.negatives.forest.count=1",
+    "zoo.negatives.forest.n_estimators=3",
+]
+
+
+def test_every_member_kind_builds_on_a_tiny_cifar_with_fast_dev_run(tmp_path):
+    """The real entry (train.zoo.build_zoo) on CIFAR-10 files in torchvision's format: one
+    Lightning batch per member, every kind of Table 1 written as a complete member folder."""
+    from train.zoo import build_zoo
+
+    write_cifar(tmp_path / "data", "cifar10", per_batch=4, test=20)
+    cfg = compose_cfg("train", ["dataset=cifar10", *TINY], tmp_path)
+    builder = build_zoo(cfg)
+    zoo = load_zoo(tmp_path / "zoo" / "cifar10")
+    by_name = {m.name: m for m in zoo.members}
+    assert set(by_name) == {"target", "ftll", "ftal", "rtll", "rtal", "wp-p0.10", "fp-c01of16",
+                            "same_arch-s1", "lenet-s0", "vgg-s0", "forest-s0"}
+    params = {"resnet20": 269_722, "lenet5": 62_006, "vgg16_bn": 14_724_042}
+    for m in zoo.members:
+        assert m.test_accuracy is not None and 0.0 <= m.test_accuracy <= 1.0
+        if m.arch in params:
+            assert m.parameters == params[m.arch] and m.model is not None
+    for kind in (*FINETUNE_KINDS, "wp", "fp"):   # positives (or the level the 3 % rule ended)
+        member = next(m for m in zoo.members if m.kind == kind)
+        assert member.parent == "target" and member.arch == "resnet20"
+        assert member.role in (("positive",) if kind in FINETUNE_KINDS
+                               else ("positive", "rejected"))
+    assert by_name["wp-p0.10"].nonzero_parameters < 0.95 * by_name["target"].nonzero_parameters
+    assert by_name["fp-c01of16"].hyper["c"] == 0.0625
+    # a rerun finds every member complete and trains nothing
+    again = build_zoo(cfg)
+    assert again.built == [] and len(again.skipped) == len(builder.built)
+    # members load back into classifiers that answer for CIFAR inputs
+    x = torch.rand(4, 3, 32, 32)
+    for m in zoo.members:
+        assert m.load_classifier().predict(x).shape == (4,)
+
+
+def test_cifar100_positives_wait_for_the_wrn_target(tmp_path):
+    from train.zoo import build_zoo
+
+    dataset = "cifar100"
+    write_cifar(tmp_path / "data", dataset, per_batch=8, test=8)
+    cfg = compose_cfg("train", [f"dataset={dataset}", *TINY], tmp_path)
+    cfg.member = "finetune"
+    with pytest.raises(MissingZooError, match="target is not built"):
+        build_zoo(cfg)                      # positives fail clearly without their target
+    cfg.member = "target"
+    build_zoo(cfg)
+    cfg.member = "rtal"
+    build_zoo(cfg)
+    zoo = load_zoo(tmp_path / "zoo" / dataset)
+    assert {m.name for m in zoo.members} == {"target", "rtal"}
+    assert zoo.target.arch == "wrn22_4" and zoo.target.parameters == 4_322_100
+
+
+def test_resnet20_recipe_learns_a_tiny_cifar_and_wp_keeps_the_three_percent_rule(tmp_path):
+    """Real epochs: the CIFAR recipe (SGD with Nesterov momentum, lr 0.1, cosine, crop + flip)
+    learns a learnable tiny CIFAR-10; a WP level is a positive exactly when it keeps the
+    target's accuracy within 3 %."""
+    from train.zoo import build_zoo
+
+    write_cifar(tmp_path / "data", "cifar10", per_batch=40, test=100)
+    cfg = compose_cfg("train", [
+        "dataset=cifar10", "dataset.loader.download=false", "threads=1", "member=target",
+        "zoo.target.recipe.epochs=6", "zoo.target.recipe.batch_size=32",
+        "zoo.positives.wp.largest=0.2", "zoo.positives.wp.recipe.epochs=1"], tmp_path)
+    build_zoo(cfg)
+    cfg.member = "wp"
+    build_zoo(cfg)
+    zoo = load_zoo(tmp_path / "zoo" / "cifar10")
+    assert zoo.target.test_accuracy > 0.6            # chance is 0.1
+    wp = [m for m in zoo.members if m.kind == "wp"]
+    assert wp and wp[0].name == "wp-p0.10"
+    for m in wp:
+        loss = zoo.target.test_accuracy - m.test_accuracy
+        assert m.hyper["accuracy_loss"] == pytest.approx(loss)
+        assert (m.role == "positive") == (loss <= 0.03 + 1e-9)
+
+
+# ----------------------------------------------------------------------------- needs the
+# train/build.py + train/module.py patch of issue 4 (FLOPs in member.json, pretrained members
+# with `recipe: null`, channels-last and loader workers from the trainer config)
+def test_fp_members_record_flops_after_pruning(tmp_path):
+    from train.zoo import build_zoo
+
+    write_cifar(tmp_path / "data", "cifar10", per_batch=4, test=20)
+    cfg = compose_cfg("train", ["dataset=cifar10", *TINY, "zoo.positives.fp.largest=0.125",
+                                "+trainer.channels_last=true", "+trainer.num_workers=0"],
+                      tmp_path)
+    cfg.member = "target"
+    build_zoo(cfg)
+    cfg.member = "fp"
+    build_zoo(cfg)
+    zoo = load_zoo(tmp_path / "zoo" / "cifar10")
+    target = zoo.target
+    assert target.hyper["flops"] == target.hyper["flops_dense"] == 40_551_040
+    fp = sorted((m for m in zoo.members if m.kind == "fp"), key=lambda m: m.hyper["c"])
+    assert fp, "no FP member"
+    for m in fp:  # about c of the work goes (the residual outputs keep their filters)
+        assert m.hyper["flops"] < target.hyper["flops"]
+        assert m.hyper["flops_reduction"] == pytest.approx(m.hyper["c"], abs=0.03)
+    x = torch.rand(4, 3, 32, 32)
+    assert target.load_classifier().predict(x).shape == (4,)   # channels-last weights reload
+
+
+def test_imagenet_pretrained_members_are_loaded_not_trained(tmp_path):
+    """`recipe: null`: the network is saved as constructed (here without downloadable weights:
+    weights=null), recorded with `weights: null` so it is rebuilt without a download; with no
+    ImageNet folder there is no test accuracy and the positives say what they need."""
+    from ipguard.errors import IPGuardError
+    from train.zoo import build_zoo
+
+    zoo = _zoo("imagenet", tmp_path)
+    off = [f"zoo.negatives.archs.{f}.count=0" for f in zoo["negatives"]["archs"]
+           if f != "mobilenet_v2"]
+    overrides = ["dataset=imagenet", "threads=1", "zoo.target.model.weights=null",
+                 "zoo.target.model.arch=mobilenet_v2", "zoo.target.model.preset=IMAGENET1K_V2",
+                 "zoo.negatives.archs.mobilenet_v2.model.weights=null",
+                 "zoo.negatives.archs.mobilenet_v2.model.preset=IMAGENET1K_V2", *off]
+    cfg = compose_cfg("train", [*overrides, "member=target"], tmp_path)
+    build_zoo(cfg)
+    cfg.member = "negatives"
+    build_zoo(cfg)
+    built = load_zoo(tmp_path / "zoo" / "imagenet")
+    assert {m.name for m in built.members} == {"target", "mobilenet_v2-s0"}
+    for m in built.members:
+        assert m.train_seconds == 0.0 and m.test_accuracy is None
+        assert m.model["weights"] is None and m.model["preset"] == "IMAGENET1K_V2"
+        assert m.hyper["flops"] > 0
+    x = torch.rand(2, 3, 64, 64)
+    again = built.find("mobilenet_v2-s0").load_module()
+    assert again.input_size == 224 and again(x).shape == (2, 1000)
+    cfg.member = "ftll"
+    with pytest.raises(IPGuardError, match="no training images.*dataset.loader.root"):
+        build_zoo(cfg)
