@@ -5,7 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.ipguard-installed
 DATASET ?= digits
 
-.PHONY: install demo zoo bench test test-slow test-slurm lint clean
+SWEEP  ?= fig6
+
+.PHONY: install demo zoo bench sweep figures efficiency test test-slow test-slurm lint clean
 
 # Create the virtual environment and install the suite (editable) with its test tools.
 # torch 2.14.1 / torchvision 0.29.1 come from this machine's local wheels (see README).
@@ -27,8 +29,19 @@ zoo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m ipguard.bench dataset=$(DATASET)
 
+# A paper sweep (conf/sweep/$(SWEEP).yaml) on $(DATASET), then its figures and tables.
+sweep: $(STAMP)
+	$(BIN)/python -m ipguard.bench -m +sweep=$(SWEEP) dataset=$(DATASET)
+
+figures: $(STAMP)
+	$(BIN)/python -m ipguard.figures dataset=$(DATASET)
+
+# Table 8: seconds per method for 100 points, with the one-point-at-a-time IPGuard baseline.
+efficiency: $(STAMP)
+	$(BIN)/python -m ipguard.efficiency zoo_dir=zoo/$(DATASET)
+
 lint: $(STAMP)
-	$(BIN)/ruff check ipguard train tests
+	$(BIN)/ruff check ipguard train tests benchmarks
 
 # The default suite (pytest exits non-zero on failures and on "no tests ran").
 test: $(STAMP) lint

@@ -12,12 +12,13 @@ The library works without Hydra::
 from ipguard.classifier import Classifier, ForestClassifier, TorchClassifier
 from ipguard.extract import extract
 from ipguard.fingerprint import Fingerprint
-from ipguard.methods import IPGuard, Method, MethodOutput
+from ipguard.methods import CWL2, FGSM, IGSM, IPGuard, Method, MethodOutput, OnePointIPGuard, Random
 from ipguard.metrics import aruc, auc, gap, robustness, score, uniqueness
 from ipguard.verify import Verification, matching_rate, verify
 
 __all__ = [
     "Classifier", "TorchClassifier", "ForestClassifier", "Fingerprint", "Method",
-    "MethodOutput", "IPGuard", "extract", "verify", "matching_rate", "Verification", "aruc",
-    "auc", "gap", "robustness", "uniqueness", "score",
+    "MethodOutput", "IPGuard", "Random", "FGSM", "IGSM", "CWL2", "OnePointIPGuard",
+    "extract", "verify", "matching_rate", "Verification",
+    "aruc", "auc", "gap", "robustness", "uniqueness", "score",
 ]

@@ -33,6 +33,7 @@ from ipguard.runtime import configure_threads
 from ipguard.seeding import combo_suffix
 from ipguard.store import ResultsStore, best_setting, identity, primary_param, record_key, run_group
 from ipguard.tracking import Tracker
+from ipguard.validation import check_bench_config
 from ipguard.verify import verify
 from ipguard.zoo import Member, load_zoo
 
@@ -57,6 +58,7 @@ def run_bench(cfg: DictConfig) -> dict[str, Any]:
     check_bench_config(cfg)
     if cfg.store.best_from:
         cfg = with_best_setting(cfg)
+        check_bench_config(cfg)  # stored records are input too (a shared results folder)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     method = hydra.utils.instantiate(cfg.method)
@@ -177,31 +179,13 @@ def with_best_setting(cfg: DictConfig) -> DictConfig:
     cfg = copy.deepcopy(cfg)
     with open_dict(cfg):
         for name, value in best["params"].items():
-            if name in cfg.method:
+            if name in cfg.method and not name.startswith("_"):  # never the _target_
                 cfg.method[name] = value
         cfg.init, cfg.label = best["init"], best["label"]
     log.info("best setting of %s in %s: %s%s %s (ARUC %.4f, %s)", cfg.method._target_,
              list(cfg.store.best_from), best["method"], best.get("combo"), best["params"],
              best["aruc"], best.get("key"))
     return cfg
-
-
-def check_bench_config(cfg: DictConfig) -> None:
-    """Fail before any work on values the paper's definitions rule out."""
-    combo_suffix(cfg.init, cfg.label)
-    if int(cfg.n) < 1:
-        raise ConfigError("n", cfg.n, "the number of fingerprinting points must be >= 1")
-    if int(cfg.metrics.r) < 1:
-        raise ConfigError("metrics.r", cfg.metrics.r, "ARUC's number of intervals r must be >= 1")
-    if not 0.0 <= float(cfg.threshold) <= 1.0:
-        raise ConfigError("threshold", cfg.threshold, "a matching-rate threshold lies in [0, 1]")
-    for key in ("max_wp_p", "max_fp_c"):
-        value = float(cfg.suspects[key])
-        if not 0.0 <= value <= 1.0:
-            raise ConfigError(f"suspects.{key}", value, "a pruning level lies in [0, 1]")
-    sweep = str(cfg.store.sweep)
-    if not sweep or "/" in sweep or sweep.startswith("."):
-        raise ConfigError("store.sweep", sweep, "a plain folder name such as fig6 or adhoc")
 
 
 def _report_skipped(record: dict[str, Any], path: Path, out_dir: Path) -> dict[str, Any]:
@@ -248,7 +232,7 @@ def _tracker(cfg: DictConfig, about: dict[str, Any]) -> Tracker:
         group=lg.group or run_group(cfg.dataset.name, cfg.store.sweep),
         job_type="bench",
         tags=[cfg.dataset.name, about["method"], about["combo"].lstrip("-"), cfg.store.sweep],
-        config=config,
+        config=config, init_timeout=float(lg.get("init_timeout") or 30.0),
     )
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ipguard.errors import IPGuardError
 from ipguard.models.forest import TreeEnsemble
 
 
@@ -47,7 +48,12 @@ class ForestClassifier:
         self.ensemble = ensemble
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        proba = self.ensemble.predict_proba(x.detach().cpu().reshape(len(x), -1).numpy())
+        flat = x.detach().cpu().reshape(len(x), -1)
+        used = int(self.ensemble.feature.max(initial=0))
+        if used >= flat.shape[1]:
+            raise IPGuardError(f"the forest splits on pixel {used}, but the inputs have "
+                               f"{flat.shape[1]}: it was trained on another dataset")
+        proba = self.ensemble.predict_proba(flat.numpy())
         return torch.from_numpy(np.argmax(proba, axis=1)).long()
 
 

@@ -43,7 +43,7 @@ def _in_multirun() -> bool:
 
 def friendly_errors(fn: F) -> F:
     """Turn IPGuardError into one line on stderr and exit code 2 (set IPGUARD_DEBUG=1 for the
-    traceback). In a multirun the error is re-raised after the line, so that the launcher
+    full traceback). In a multirun the error is re-raised after the line, so that the launcher
     marks this job failed and the other jobs of the sweep still run."""
 
     @functools.wraps(fn)
@@ -54,7 +54,11 @@ def friendly_errors(fn: F) -> F:
             err: BaseException | None = exc
             while err is not None and not isinstance(err, IPGuardError):
                 err = err.__cause__ or err.__context__
-            if err is None or debug_enabled():
+            if err is None:
+                raise
+            if debug_enabled():
+                # Hydra would shorten the traceback to its last frame: ask it for all of it
+                os.environ["HYDRA_FULL_ERROR"] = "1"
                 raise
             print(f"error: {err}", file=sys.stderr)
             if _in_multirun():

@@ -27,7 +27,14 @@ from omegaconf import DictConfig, OmegaConf
 from ipguard.config import register_resolvers
 from ipguard.errors import ConfigError, IPGuardError, friendly_errors
 from ipguard.io import atomic_write
-from ipguard.plots import RUPanel, SweepLine, SweepPanel, plot_aruc_sweep, plot_ru_panels
+from ipguard.plots import (
+    MATH_NAMES,
+    RUPanel,
+    SweepLine,
+    SweepPanel,
+    plot_aruc_sweep,
+    plot_ru_panels,
+)
 from ipguard.report import suspect_label
 from ipguard.results import (
     SuspectResult,
@@ -192,7 +199,7 @@ def _parameter_figure(cfg: DictConfig, spec: FigureSpec, datasets: Sequence[str]
             continue
         points = group_points(pool)
         param = param or points[0].param
-        _warn_missing(cfg, spec, ds, points, report)
+        missing = _warn_missing(cfg, spec, ds, points, report)
         lines = []
         for combo in COMBOS:
             mine = sorted((p for p in points if p.combo == combo), key=lambda p: p.value)
@@ -201,12 +208,13 @@ def _parameter_figure(cfg: DictConfig, spec: FigureSpec, datasets: Sequence[str]
                     combo, [float(p.value) for p in mine], [p.aruc for p in mine],
                     [min(float(r["aruc"]) for r in p.records) for p in mine],
                     [max(float(r["aruc"]) for r in p.records) for p in mine]))
-        panels.append(SweepPanel(dataset_name(ds), lines))
+        note = f"incomplete: {missing} point{'s' * (missing > 1)} missing" if missing else ""
+        panels.append(SweepPanel(dataset_name(ds), lines, note))
         shown.append(ds)
     if not panels or param is None:
         return
     title = f"{spec.title}: impact of {_param_words(param)} on ARUC for " \
-            f"{method_name(spec.method)}"
+            f"{MATH_NAMES.get(method_name(spec.method), method_name(spec.method))}"
     report.files += plot_aruc_sweep(panels, method_name(spec.method), param,
                                     report.out_dir / f"{spec.name}.png", suptitle=title)
     rows, data = [], []
@@ -225,7 +233,7 @@ def _parameter_figure(cfg: DictConfig, spec: FigureSpec, datasets: Sequence[str]
 
 
 def _warn_missing(cfg: DictConfig, spec: FigureSpec, dataset: str, points: Sequence[Point],
-                  report: FiguresReport) -> None:
+                  report: FiguresReport) -> int:
     """Name every (combo, value, seed) of the grid that has no record: the grid is the sweep
     file's (when ``grid=sweep``) joined with every value, combo and seed seen in the records."""
     param = points[0].param
@@ -244,13 +252,18 @@ def _warn_missing(cfg: DictConfig, spec: FigureSpec, dataset: str, points: Seque
                                     if _is_number(t[1]) else 0.0, t[2]))
     if missing:
         parts = []
-        for combo in sorted({c for c, _, _ in missing}, key=lambda c: (c not in COMBOS, c)):
+        for combo in sorted({c for c, _, _ in missing}, key=_combo_order):
             mine = [(v, s) for c, v, s in missing if c == combo]
             shown = ", ".join(v + (f" (seed {s})" if len(seeds) > 1 else "") for v, s in mine)
             parts.append(f"{method_name(spec.method)}{combo} {param}={shown}")
         report.warn(f"{spec.title} on {dataset}: {len(missing)} sweep point(s) missing, drawn "
                     f"without them: {'; '.join(parts)}. Rerun `python -m ipguard.bench -m "
                     f"+sweep={spec.sweep} dataset={dataset}` (finished points are skipped)")
+    return len(missing)
+
+
+def _combo_order(combo: str) -> tuple[int, str]:
+    return (COMBOS.index(combo) if combo in COMBOS else len(COMBOS), combo)
 
 
 def _is_number(text: str) -> bool:
@@ -262,7 +275,7 @@ def _is_number(text: str) -> bool:
 
 
 def _param_words(param: str) -> str:
-    return {"eps": "ε", "k": "k"}.get(param, param)
+    return {"eps": r"$\epsilon$", "k": r"$k$"}.get(param, param)
 
 
 # --------------------------------------------------------------------------- Figure 2
@@ -296,7 +309,8 @@ def _setting(point: Point | None, mathtext: bool = True) -> str:
         name = r"CW-$L_2$"
     text = f"{name}{point.combo}"
     if point.param is not None:
-        text += f", {point.param}={format_value(point.value)}"
+        param = r"$\epsilon$" if mathtext and point.param == "eps" else point.param
+        text += f", {param}={format_value(point.value)}"
     return text
 
 
@@ -483,8 +497,10 @@ def _table8(cfg: DictConfig, datasets: Sequence[str],
     notes = ["Seconds to find the n fingerprinting points, each method at its best setting "
              "(mean over seeds, ± half the range)."]
     if fallback:
-        notes.append(f"No {cfg.tables.seconds_sweep} sweep for {', '.join(fallback)}: timed "
-                     "during the parameter sweep (run `+sweep=table8` for quiet timings).")
+        which = "any method" if len(fallback) == sum(len(best[ds]) for ds in datasets) \
+            else ", ".join(fallback)
+        notes.append(f"No {cfg.tables.seconds_sweep} sweep for {which}: timed during the "
+                     "parameter sweeps (run `+sweep=table8` for quiet timings).")
     table = Table("Table 8: running time (seconds) of generating the fingerprint",
                   ["Method", *(dataset_name(ds) for ds in datasets)], rows, data, notes)
     report.tables["table8"] = table

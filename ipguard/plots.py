@@ -84,21 +84,27 @@ class RUPanel:
 
 def plot_ru_panels(panels: Sequence[RUPanel], path: str | os.PathLike[str],
                    suptitle: str = "", ncols: int = 3) -> list[Path]:
-    """Figure 2 for measured methods: a grid of R/U panels, ARUC shaded in each."""
+    """Figure 2 for measured methods: a grid of R/U panels, ARUC shaded and given in each
+    panel's title, one legend under the grid."""
     ncols = max(1, min(ncols, len(panels)))
     nrows = -(-len(panels) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.4 * ncols, 2.2 * nrows + 0.3), dpi=150,
-                             squeeze=False, sharex=True, sharey=True)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.4 * ncols, 2.2 * nrows + 0.5), dpi=150,
+                             squeeze=False)
     for ax, panel in zip(axes.flat, panels, strict=False):
-        draw_ru(ax, panel.tau, panel.robustness, panel.uniqueness, panel.aruc, panel.title)
-    for ax in axes.flat[len(panels):]:
-        ax.set_visible(False)
-    for ax in axes.flat:
-        if ax.get_subplotspec().colspan.start != 0:
+        draw_ru(ax, panel.tau, panel.robustness, panel.uniqueness, panel.aruc,
+                f"{panel.title}: ARUC {panel.aruc:.2f}", legend=False)
+    for index, ax in enumerate(axes.flat):
+        if index >= len(panels):
+            ax.set_visible(False)
+        elif index % ncols:
             ax.set_ylabel("")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles[:2] + handles[2:3], ["Robustness R(τ)", "Uniqueness U(τ)",
+                                            "min(R, U): its area is the ARUC"],
+               loc="lower center", ncol=3, fontsize=7, frameon=False)
     if suptitle:
         fig.suptitle(suptitle, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.35 / (2.2 * nrows + 0.5), 1, 1))
     return save_figure(fig, Path(path))
 
 
@@ -117,6 +123,7 @@ class SweepLine:
 class SweepPanel:
     title: str
     lines: list[SweepLine]
+    note: str = ""  # e.g. "12 points missing", printed in the panel
 
 
 def plot_aruc_sweep(panels: Sequence[SweepPanel], method: str, param: str,
@@ -152,6 +159,10 @@ def plot_aruc_sweep(panels: Sequence[SweepPanel], method: str, param: str,
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.set_ylim(0, 1.1)
+        ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+        if panel.note:
+            ax.text(0.98, 0.97, panel.note, transform=ax.transAxes, ha="right", va="top",
+                    fontsize=6.5, color="tab:red")
         ax.set_xlabel(PARAM_LABELS.get(param, param))
         ax.grid(True, which="major", alpha=0.3)
         ax.set_title(panel.title, fontsize=9)

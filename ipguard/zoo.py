@@ -7,7 +7,6 @@ parent, test accuracy, parameter counts and training seconds, plus the model's c
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -15,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 from torch import nn
 
 from ipguard.classifier import Classifier, ForestClassifier, TorchClassifier
-from ipguard.errors import IPGuardError, MissingZooError
-from ipguard.io import write_json
+from ipguard.errors import ConfigError, IPGuardError, MissingZooError
+from ipguard.io import is_pickle, write_json
 from ipguard.models.forest import TreeEnsemble
 
 ROLES = ("target", "positive", "negative", "rejected")
@@ -69,27 +68,38 @@ class Member:
     @classmethod
     def load(cls, folder: str | Path) -> Member:
         file = Path(folder) / MEMBER_FILE
+        fix = f"delete {Path(folder)} and rebuild the member with `{BUILD_COMMAND}`"
         try:
             data = json.loads(file.read_text())
         except FileNotFoundError as exc:
-            raise MissingZooError(f"{file} is missing: rebuild this member") from exc
-        except json.JSONDecodeError as exc:
-            raise IPGuardError(f"{file} is not valid JSON ({exc}): delete the folder and "
-                               "rebuild the member with `python -m train.zoo`") from exc
-        known = set(cls.__dataclass_fields__) - {"path"}
+            raise MissingZooError(f"{file} is missing: {fix}") from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise IPGuardError(f"{file} is not valid JSON ({exc}): {fix}") from exc
+        if not isinstance(data, dict):
+            raise IPGuardError(f"{file} holds a {type(data).__name__}, not an object: {fix}")
         missing = {"name", "role", "kind", "arch", "seed"} - set(data)
-        if missing or not isinstance(data, dict):
-            raise IPGuardError(f"{file} lacks fields {sorted(missing)}: delete the folder and "
-                               "rebuild the member with `python -m train.zoo`")
+        if missing:
+            raise IPGuardError(f"{file} lacks fields {sorted(missing)}: {fix}")
         if data["role"] not in ROLES:
-            raise IPGuardError(f"{file}: role {data['role']!r} is not one of {ROLES}")
+            raise IPGuardError(f"{file}: role {data['role']!r} is not one of {ROLES}: {fix}")
+        for key, types in _FIELD_TYPES.items():
+            if key in data and not isinstance(data[key], types) or \
+                    isinstance(data.get(key), bool) and bool not in types:
+                raise IPGuardError(f"{file}: field {key!r} = {data[key]!r} has the wrong type: "
+                                   f"{fix}")
+        known = set(cls.__dataclass_fields__) - {"path"}
         return cls(**{k: v for k, v in data.items() if k in known}, path=str(Path(folder)))
 
     def build_module(self) -> nn.Module:
         """The architecture, untrained, from the recorded constructor."""
-        if not self.model or "_target_" not in self.model:
-            raise IPGuardError(f"{self.dir / MEMBER_FILE}: no model constructor recorded")
-        return build_from_spec(self.model)
+        file = self.dir / MEMBER_FILE
+        if not isinstance(self.model, dict) or "_target_" not in self.model:
+            raise IPGuardError(f"{file}: no model constructor recorded: delete {self.dir} and "
+                               f"rebuild the member with `{BUILD_COMMAND}`")
+        try:
+            return build_from_spec(self.model)
+        except IPGuardError as exc:
+            raise IPGuardError(f"{file}: {exc}") from exc
 
     def load_module(self) -> nn.Module:
         """The trained network, weights read with safetensors (never pickle)."""
@@ -99,37 +109,96 @@ class Member:
         try:
             module.load_state_dict(state)
         except RuntimeError as exc:
-            raise IPGuardError(f"{file} does not fit architecture {self.arch} ({exc}): "
-                               "rebuild the member with `python -m train.zoo`") from exc
+            first = str(exc).splitlines()[0]
+            raise IPGuardError(f"{file} does not fit architecture {self.arch} ({first}): delete "
+                               f"{self.dir} and rebuild the member with `{BUILD_COMMAND}`"
+                               ) from exc
         return module.eval()
+
+    def check_files(self) -> None:
+        """The weights (or forest) file exists, is safetensors and is complete; cheap (reads
+        the header, which covers the file's length), so a whole zoo is checked up front."""
+        file = self.dir / (FOREST_FILE if self.is_forest else WEIGHTS_FILE)
+        _read_safetensors(file, _tensor_names)
 
     def load_classifier(self, device: str = "cpu") -> Classifier:
         """The member as a label-only API, what Verify queries."""
         if self.is_forest:
             file = self.dir / FOREST_FILE
-            return ForestClassifier(_read_safetensors(file, TreeEnsemble.load))
+            ensemble = _read_safetensors(file, TreeEnsemble.load)
+            check_forest(ensemble, file)
+            return ForestClassifier(ensemble)
         return TorchClassifier(self.load_module(), device=device)
 
 
+BUILD_COMMAND = "python -m train.zoo"
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,), "role": (str,), "kind": (str,), "arch": (str,), "seed": (int,),
+    "parent": (str, type(None)), "test_accuracy": (int, float, type(None)),
+    "parameters": (int, type(None)), "nonzero_parameters": (int, type(None)),
+    "train_seconds": (int, float, type(None)), "hyper": (dict,), "model": (dict, type(None)),
+}
+
+
 def build_from_spec(spec: dict[str, Any]) -> nn.Module:
-    """Call ``spec['_target_'](**rest)``, restricted to model constructors of known packages."""
-    target = str(spec["_target_"])
-    if not target.startswith(ALLOWED_TARGET_PREFIXES):
-        raise IPGuardError(f"model constructor {target!r} is not allowed: only "
-                           f"{ALLOWED_TARGET_PREFIXES} may build zoo members")
-    module_name, _, attr = target.rpartition(".")
-    fn = getattr(importlib.import_module(module_name), attr)
-    return fn(**{k: v for k, v in spec.items() if k != "_target_"})
+    """Call ``spec['_target_'](**rest)``, restricted to model constructors of known packages
+    (a member.json naming anything else, ``os.system`` say, is refused before any import)."""
+    from ipguard.validation import check_call, resolve_target
+
+    if "_target_" not in spec:
+        raise ConfigError("model", spec, "a model constructor with _target_")
+    fn = resolve_target("model._target_", spec["_target_"], ALLOWED_TARGET_PREFIXES,
+                        "architecture")
+    kwargs = {k: v for k, v in spec.items() if k != "_target_"}
+    check_call("model", fn, kwargs)
+    return fn(**kwargs)
 
 
 def _read_safetensors(file: Path, reader: Any) -> Any:
+    """Read ``file`` as safetensors and nothing else: a pickle (``torch.save``) file is
+    refused unread, since unpickling can run code that the file carries."""
+    fix = f"delete {file.parent} and rebuild the member with `{BUILD_COMMAND}`"
     if not file.is_file():
-        raise MissingZooError(f"{file} is missing: rebuild this member with `python -m train.zoo`")
+        raise MissingZooError(f"{file} is missing: rebuild this member with `{BUILD_COMMAND}`")
+    if is_pickle(file):
+        raise IPGuardError(f"{file} is a pickle (torch.save) file, not safetensors; it is "
+                           "refused unread because unpickling can run code: get the member as "
+                           f"safetensors, or {fix}")
     try:
         return reader(file)
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise IPGuardError(f"{file} is truncated or corrupt ({exc}): delete its folder and "
-                           "rebuild the member with `python -m train.zoo`") from exc
+    except (SafetensorError, OSError, ValueError, KeyError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise IPGuardError(f"{file} is truncated or corrupt ({first}): {fix}") from exc
+
+
+def _tensor_names(file: Path) -> list[str]:
+    with safe_open(str(file), framework="numpy") as fh:
+        return list(fh.keys())
+
+
+def check_forest(ensemble: TreeEnsemble, file: Path) -> None:
+    """A forest file's arrays must describe trees (children after their parent, features and
+    classes in range): a tampered file must not hang or crash the evaluation."""
+    left, right, feature = ensemble.left, ensemble.right, ensemble.feature
+    trees, nodes = left.shape if left.ndim == 2 else (0, 0)
+    bad = None
+    if left.ndim != 2 or right.shape != left.shape or feature.shape != left.shape or \
+            ensemble.threshold.shape != left.shape or ensemble.value.ndim != 3 or \
+            ensemble.value.shape[:2] != left.shape:
+        bad = "array shapes disagree"
+    else:
+        index = torch.arange(nodes).numpy()[None, :]
+        for name, child in (("left", left), ("right", right)):
+            inner = child != -1
+            if ((child[inner] <= index.repeat(trees, 0)[inner]) | (child[inner] >= nodes)).any():
+                bad = f"{name} children must point to later nodes"
+        if bad is None and ((left == -1) != (right == -1)).any():
+            bad = "a node has one child"
+        if bad is None and (feature < 0).any():
+            bad = "negative feature index"
+    if bad is not None:
+        raise IPGuardError(f"{file} is not a valid forest ({bad}): delete {file.parent} and "
+                           f"rebuild the member with `{BUILD_COMMAND}`")
 
 
 @dataclass
@@ -143,7 +212,8 @@ class Zoo:
     def target(self) -> Member:
         targets = [m for m in self.members if m.role == "target"]
         if len(targets) != 1:
-            raise MissingZooError(f"{self.root}: expected one target, found {len(targets)}")
+            raise MissingZooError(f"{self.root}: expected one target, found {len(targets)}: "
+                                  f"build it with `{BUILD_COMMAND} member=target`")
         return targets[0]
 
     def suspects(self) -> Iterator[Member]:
@@ -164,13 +234,33 @@ def is_built(folder: str | Path) -> bool:
     return (Path(folder) / MEMBER_FILE).is_file()
 
 
-def load_zoo(root: str | Path, build_command: str = "python -m train.zoo") -> Zoo:
-    """Read every member.json under ``root``; a missing zoo says how to build it."""
+def load_zoo(root: str | Path, build_command: str = BUILD_COMMAND, check_files: bool = True
+             ) -> Zoo:
+    """Read every member.json under ``root``; a missing zoo says how to build it. Each member
+    must sit in the folder of its role, under a name no other member has, and (with
+    ``check_files``) have a complete weights file: a broken member fails the run here, before
+    any extraction, not in the middle of verification. Only headers are read."""
     root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise MissingZooError(f"the zoo path {root} is a file, not a folder: point zoo_dir at "
+                              f"the zoo, or build it with `{build_command}`")
     files = sorted(root.glob(f"*/*/{MEMBER_FILE}")) if root.is_dir() else []
     if not files:
         raise MissingZooError(f"no zoo at {root}: build it first with `{build_command}`")
     members = [Member.load(f.parent) for f in files]
+    seen: dict[str, Member] = {}
+    for m in members:
+        role_dir = m.dir.parent.name
+        if role_dir != m.role:
+            raise IPGuardError(f"{m.dir / MEMBER_FILE} says role {m.role!r} but lies under "
+                               f"{role_dir}/: move the folder or rebuild it with "
+                               f"`{build_command}`")
+        if m.name in seen:
+            raise IPGuardError(f"two members are named {m.name!r}: {seen[m.name].dir} and "
+                               f"{m.dir}; delete one (a zoo build never makes both)")
+        seen[m.name] = m
+        if check_files:
+            m.check_files()
     members.sort(key=lambda m: (ROLES.index(m.role), *_kind_order(m), m.seed, m.name))
     zoo = Zoo(root, members)
     _ = zoo.target

@@ -24,6 +24,7 @@ register_resolvers()
 # Small enough to train in well under a minute on 2 CPU cores, large enough that the target
 # converges (>= 0.95 test accuracy) and every member kind is present.
 TINY_ZOO = [
+    "logger=none",
     "zoo.target.recipe.epochs=20",
     "zoo.positives.finetune.ftll.epochs=2",
     "zoo.positives.finetune.ftal.epochs=2",

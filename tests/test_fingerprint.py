@@ -40,9 +40,9 @@ def test_labels_are_the_targets_predictions(tmp_path):
 
 def test_same_seed_gives_identical_fingerprint_bit_for_bit():
     target = _tiny_target()
-    a = extract(target, IPGuard(k=1.0), init="random", label="random", n=8, seed=5,
+    a = extract(target, IPGuard(k=1.0, lr=0.05), init="random", label="random", n=8, seed=5,
                 input_shape=(1, 4, 4))
-    b = extract(target, IPGuard(k=1.0), init="random", label="random", n=8, seed=5,
+    b = extract(target, IPGuard(k=1.0, lr=0.05), init="random", label="random", n=8, seed=5,
                 input_shape=(1, 4, 4))
     assert torch.equal(a.x, b.x) and torch.equal(a.y, b.y)
 

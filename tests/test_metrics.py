@@ -74,3 +74,14 @@ def test_rates_outside_unit_interval_are_rejected():
         aruc([1.2], [0.0])
     with pytest.raises(ValueError, match="negative"):
         aruc([1.0], [])
+
+
+def test_aruc_equals_mean_gap_when_positives_and_negatives_separate():
+    # With matching rates m/100, r = 100 and every positive above every negative,
+    # Eq. 7 sums U(tau) up to the largest negative and R(tau) beyond it, which telescopes to
+    # mean(positive rates) - mean(negative rates): the identity used to explain digits' ARUC.
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        neg = rng.integers(0, 40, size=30) / 100
+        pos = rng.integers(41, 101, size=15) / 100
+        assert aruc(pos, neg, r=100) == pytest.approx(pos.mean() - neg.mean(), abs=1e-12)

@@ -14,7 +14,7 @@ from omegaconf import open_dict
 from ipguard.bench import run_bench
 from ipguard.errors import MissingZooError
 from ipguard.metrics import score
-from ipguard.store import read_run, load_wandb_api, load_wandb_offline, run_group
+from ipguard.store import load_wandb_api, load_wandb_offline, read_run, run_group
 from ipguard.tracking import Tracker, artifact_name, finish_lightning_logger, lightning_logger
 from ipguard.wandb_records import find_run_file, read_records, read_summary
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import copy
 import logging
+import shutil
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,21 @@ from ipguard.classifier import ForestClassifier, TorchClassifier, accuracy
 from ipguard.data import ImageData
 from ipguard.errors import ConfigError, IPGuardError, MissingZooError
 from ipguard.flops import count_flops
+from ipguard.io import atomic_write, remove_stale_tmp
 from ipguard.models.forest import train_forest
 from ipguard.models.layers import count_parameters
+from ipguard.runtime import check_memory, format_bytes, images_bytes, training_bytes
+from ipguard.tracking import finish_lightning_logger, lightning_logger
+from ipguard.validation import check_zoo_spec
 from ipguard.zoo import FOREST_FILE, Member, build_from_spec, is_built, member_dir, save_weights
 from train.datamodule import ImageDataModule
-from train.module import ClassifierModule, apply_masks
+from train.module import (
+    ClassifierModule,
+    LastCheckpoint,
+    apply_masks,
+    checkpoint_identity,
+    read_checkpoint,
+)
 from train.postprocess import (
     FINETUNE_KINDS,
     filter_pruning_masks,
@@ -49,6 +60,7 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=r".*smaller than the logging interval.*")
 
+PARTIAL = ".partial"  # <zoo>/.partial/<member>/last.ckpt: trainings not finished yet
 SELECTIONS = ("all", "target", "positives", "negatives", "finetune", *FINETUNE_KINDS, "wp", "fp",
               "same_arch", "forest")
 
@@ -86,13 +98,18 @@ class ZooBuilder:
         trainer: Mapping[str, Any] | None = None,
         log_dir: str | Path | None = None,
         device: str = "cpu",
+        checkpoint_every_n_epochs: int = 1,
+        wandb: Mapping[str, Any] | None = None,
     ) -> None:
+        check_zoo_spec(zoo)
         self.zoo, self.data, self.root = zoo, data, Path(root)
+        self.checkpoint_every = int(checkpoint_every_n_epochs)
         self.trainer_kwargs = dict(trainer or {})
         # how batches reach the model, not lightning.Trainer arguments
         self.channels_last = bool(self.trainer_kwargs.pop("channels_last", False))
         self.num_workers = int(self.trainer_kwargs.pop("num_workers", 0))
         self.log_dir = Path(log_dir) if log_dir else None
+        self.wandb = dict(wandb or {})  # the logger config: one W&B run per trained member
         self.device = device
         self._test: tuple[torch.Tensor, torch.Tensor] | None = None
         self.built: list[str] = []
@@ -104,10 +121,51 @@ class ZooBuilder:
         """Build the selected members (skipping finished ones); return every selected member."""
         if member not in self.selections():
             raise ConfigError("member", member, f"choose one of {list(self.selections())}")
+        steps = list(self._plan(member, seed))  # checks every count and seed before any work
+        self.check_memory(member)
         done: list[Member] = []
-        for step in self._plan(member, seed):
+        for step in steps:
             done.extend(step())
         return done
+
+    def check_memory(self, member: str = "all", available: int | None = None) -> int:
+        """Fail before training when the largest member would not fit in memory: the test
+        split (and, for forests, the training split) stacked as float32, plus the largest
+        model with its gradients and Adam moments. Returns the estimate in bytes."""
+        shape = self.data.input_shape
+        test = images_bytes(len(self.data.test), shape)
+        forests = int(self.zoo["negatives"].get("forest", {}).get("count", 0))
+        train = 0
+        if member in ("all", "negatives", "forest") and forests:
+            train = 2 * images_bytes(len(self.data.train), shape)  # stacked + scikit-learn's
+        model = training_bytes(max(self._parameters(spec) for spec in self._model_specs()))
+        need = test + train + model
+        check_memory(need, f"building the {self.data.name} zoo (member={member})",
+                     f"test split {format_bytes(test)}, training split for the forests "
+                     f"{format_bytes(train)}, largest model in training {format_bytes(model)}; "
+                     "use a machine with more memory or smaller splits", available)
+        return need
+
+    def _model_specs(self) -> list[Mapping[str, Any]]:
+        """The target's and the negative families' constructors (families with members)."""
+        specs = [self.zoo["target"]["model"]]
+        specs += [f["model"] for f in self.zoo["negatives"].get("archs", {}).values()
+                  if int(f.get("count", 0)) > 0]
+        return specs
+
+    @staticmethod
+    def _parameters(spec: Mapping[str, Any]) -> int:
+        """Parameter count without allocating or downloading anything (meta device); 0 for a
+        constructor that cannot be built there (the estimate then leaves it out)."""
+        try:
+            with torch.device("meta"):
+                model = build_from_spec(_stored_spec(spec))
+        except IPGuardError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - some constructors read tensor values
+            log.debug("cannot count parameters of %s on the meta device: %s", spec, exc)
+            return 0
+        return sum(p.numel() for p in model.parameters())
 
     def selections(self) -> tuple[str, ...]:
         return SELECTIONS + tuple(self.zoo["negatives"].get("archs", {}))
@@ -255,8 +313,7 @@ class ZooBuilder:
         _, ensemble = train_forest(x, y, n_estimators=trees, seed=seed)
         seconds = time.perf_counter() - start
         folder.mkdir(parents=True, exist_ok=True)
-        from ipguard.io import atomic_write
-
+        remove_stale_tmp(folder)
         atomic_write(folder / FOREST_FILE, lambda tmp: ensemble.save(tmp))
         acc = accuracy(ForestClassifier(ensemble), *self._test_tensors())
         nodes = int((ensemble.left != -1).sum() + (ensemble.left == -1).sum())
@@ -310,17 +367,69 @@ class ZooBuilder:
                                   channels_last=self.channels_last)
         datamodule = ImageDataModule(self.data, batch_size=recipe.batch_size, seed=seed,
                                      num_workers=self.num_workers)
-        logger = CSVLogger(str(self.log_dir), name=name) if self.log_dir else False
+        loggers: list[Any] = [CSVLogger(str(self.log_dir), name=name)] if self.log_dir else []
+        run = lightning_logger(self.wandb, name=f"{self.data.name}-{name}",
+                               group=f"zoo-{self.data.name}", tags=[self.data.name, name],
+                               config={"member": name, "seed": seed, "recipe": asdict(recipe),
+                                       "trainable": trainable})
+        if run is not None:
+            loggers.append(run)
+        identity = {"name": name, "seed": seed, "recipe": asdict(recipe), "trainable": trainable,
+                    "masked": sorted(masks) if masks else []}
+        ckpt = self._partial(name) / "last.ckpt"
+        resume = self._resumable(ckpt, identity)
+        checkpoint = LastCheckpoint(ckpt, self.checkpoint_every, identity)
         kwargs = {"enable_progress_bar": False, "enable_model_summary": False,
                   "enable_checkpointing": False, **self.trainer_kwargs}
-        trainer = L.Trainer(max_epochs=recipe.epochs, logger=logger, **kwargs)
-        start = time.perf_counter()
-        trainer.fit(module, datamodule=datamodule)
-        return time.perf_counter() - start
+        trainer = L.Trainer(max_epochs=recipe.epochs, logger=loggers or False,
+                            callbacks=[checkpoint], **kwargs)
+        try:
+            trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
+        except BaseException:
+            finish_lightning_logger(run, exit_code=1)  # the member's W&B run ends as failed
+            raise
+        finish_lightning_logger(run)
+        return checkpoint.seconds
+
+    def _partial(self, name: str) -> Path:
+        return self.root / PARTIAL / name
+
+    def _clear_partial(self, name: str) -> None:
+        """A finished member's checkpoint is no longer needed (nor the empty ``.partial``)."""
+        shutil.rmtree(self._partial(name), ignore_errors=True)
+        try:
+            (self.root / PARTIAL).rmdir()
+        except OSError:
+            pass  # absent, or another member's training is still in there
+
+    def _resumable(self, ckpt: Path, identity: dict[str, Any]) -> Path | None:
+        """``ckpt`` when it is a readable checkpoint of this very training, else None (an
+        unreadable, unsafe or foreign one is deleted and the member trains from the start)."""
+        if not ckpt.is_file():
+            remove_stale_tmp(ckpt.parent)
+            return None
+        try:
+            state = read_checkpoint(ckpt)
+            found = checkpoint_identity(state)
+        except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint: start afresh
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            log.warning("%s cannot be resumed (%s: %s): training %s from the start", ckpt,
+                        type(exc).__name__, first[:200], identity["name"])
+            shutil.rmtree(ckpt.parent, ignore_errors=True)
+            return None
+        if found != identity:
+            log.warning("%s belongs to another training (recipe or seed changed): training %s "
+                        "from the start", ckpt, identity["name"])
+            shutil.rmtree(ckpt.parent, ignore_errors=True)
+            return None
+        log.info("resuming %s from its checkpoint after epoch %d", identity["name"],
+                 int(state.get("epoch", -1)) + 1)
+        return ckpt
 
     def _skip(self, folder: Path) -> Member:
         member = Member.load(folder)
         self.skipped.append(member.name)
+        self._clear_partial(member.name)  # a run killed after writing member.json left it
         return member
 
     def _save(
@@ -346,12 +455,14 @@ class ZooBuilder:
         hyper = {**(hyper or {}), "flops": flops.effective, "flops_dense": flops.dense,
                  "flops_reduction": flops.reduction}
         folder.mkdir(parents=True, exist_ok=True)
+        remove_stale_tmp(folder)  # left by a run killed while writing this member
         save_weights(model, folder)
         member = Member(name=name, role=role, kind=kind, arch=str(arch), seed=seed, parent=parent,
                         test_accuracy=acc, parameters=total, nonzero_parameters=nonzero,
                         train_seconds=seconds, hyper=hyper,
                         model=dict(spec) if spec is not None else None, path=str(folder))
         member.save()  # written last: its presence marks the member complete
+        self._clear_partial(name)
         self.built.append(name)
         log.info("built %s (%s): test accuracy %s in %.1fs", name, role,
                  "n/a" if acc is None else f"{acc:.4f}", seconds)

@@ -14,20 +14,27 @@ from omegaconf import DictConfig, OmegaConf
 from ipguard.config import register_resolvers
 from ipguard.errors import friendly_errors
 from ipguard.runtime import configure_threads
-from train.build import ZooBuilder
+from ipguard.validation import check_train_config
+from train.build import SELECTIONS, ZooBuilder
 
 log = logging.getLogger(__name__)
 register_resolvers()
 
 
 def build_zoo(cfg: DictConfig) -> ZooBuilder:
-    """Load the dataset and build the selected members of ``cfg.zoo`` under ``cfg.zoo_dir``."""
+    """Load the dataset and build the selected members of ``cfg.zoo`` under ``cfg.zoo_dir``.
+
+    The config is checked first (one line naming a bad field), then the memory the largest
+    member needs; a member interrupted in training resumes from its last checkpoint."""
+    check_train_config(cfg, SELECTIONS)
     configure_threads(cfg.threads)
     data = hydra.utils.call(cfg.dataset.loader)
     zoo = OmegaConf.to_container(cfg.zoo, resolve=True)
     trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
+    wandb = OmegaConf.to_container(cfg.logger, resolve=True) if "logger" in cfg else None
     builder = ZooBuilder(zoo, data, cfg.zoo_dir, trainer=trainer, log_dir=cfg.paths.log_dir,
-                         device=cfg.device)
+                         device=cfg.device, wandb=wandb,
+                         checkpoint_every_n_epochs=cfg.get("checkpoint_every_n_epochs", 1))
     members = builder.build(member=cfg.member, seed=cfg.seed)
     log.info("zoo %s: %d members selected, %d built now, %d already built", cfg.zoo_dir,
              len(members), len(builder.built), len(builder.skipped))

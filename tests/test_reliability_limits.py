@@ -1,0 +1,112 @@
+"""Limits (issue 7, item 7): a zoo build or a bench job that would need more memory than the
+machine has fails before it starts, with the estimate and what to change; verification holds
+one suspect at a time, so memory stays flat as the zoo grows (measured for 20 and 80 members
+by benchmarks/memory.py)."""
+
+from __future__ import annotations
+
+import weakref
+from pathlib import Path
+
+import pytest
+from test_reliability_common import MICRO_ZOO, QUICK_BENCH, micro_zoo
+
+import ipguard.runtime as runtime
+from ipguard.errors import IPGuardError
+from ipguard.validation import check_bench_config, check_bench_memory
+
+from conftest import compose_cfg
+
+GB = 1 << 30
+
+
+def test_available_memory_is_read_from_the_kernel():
+    avail = runtime.available_memory()
+    total = next(int(line.split()[1]) * 1024 for line in Path("/proc/meminfo").read_text()
+                 .splitlines() if line.startswith("MemTotal:"))
+    assert avail is not None and 0 < avail <= total
+
+
+def test_imagenet_init_train_would_stack_719_gib_and_fails_early(tmp_path):
+    cfg = compose_cfg("bench", ["dataset=imagenet", "init=train",
+                                "dataset.loader.root=/data/imagenet"], tmp_path)
+    with pytest.raises(IPGuardError) as exc:
+        check_bench_memory(cfg, available=64 * GB)
+    text = str(exc.value)
+    assert "\n" not in text and "needs about 718.9 GiB" in text and "64.0 GiB is available" in text
+    assert "init=train stacks 1281167 training images" in text and "init=random" in text
+    # the advice works: a per-class subset, or random starts, fit
+    check_bench_memory(compose_cfg("bench", ["dataset=imagenet", "init=train",
+                                             "dataset.loader.root=/data/imagenet",
+                                             "dataset.loader.train_per_class=10"], tmp_path),
+                       available=64 * GB)
+    check_bench_memory(compose_cfg("bench", ["dataset=imagenet", "init=random"], tmp_path),
+                       available=64 * GB)
+
+
+def test_bench_config_check_includes_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(runtime, "available_memory", lambda: 100 * 1024)
+    with pytest.raises(IPGuardError, match=r"extracting 100 points on digits needs about"):
+        check_bench_config(compose_cfg("bench", [], tmp_path))
+    monkeypatch.setattr(runtime, "available_memory", lambda: 64 * 1024 * 1024)
+    check_bench_config(compose_cfg("bench", [], tmp_path))
+
+
+def test_zoo_that_would_not_fit_fails_before_training(tmp_path, monkeypatch):
+    from train.zoo import build_zoo
+
+    monkeypatch.setattr(runtime, "available_memory", lambda: 1024 * 1024)
+    cfg = compose_cfg("train", MICRO_ZOO, tmp_path)
+    with pytest.raises(IPGuardError) as exc:
+        build_zoo(cfg)
+    text = str(exc.value)
+    assert "building the digits zoo (member=all) needs about" in text and "\n" not in text
+    assert "largest model in training" in text
+    assert not (tmp_path / "zoo").exists()
+
+
+def test_cifar_zoo_estimate_is_the_right_size(tmp_path):
+    """The estimate counts what dominates: CIFAR-100's splits as float32 and the VGG16-BN
+    negative (14.7 M parameters) being trained with Adam: about 1.6 GB."""
+    from omegaconf import OmegaConf
+    from torch.utils.data import TensorDataset
+
+    from ipguard.data import ImageData
+    from train.build import ZooBuilder
+
+    class Sized(TensorDataset):
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        def __len__(self) -> int:
+            return self.n
+
+    zoo = OmegaConf.to_container(compose_cfg("train", ["dataset=cifar100"], tmp_path).zoo,
+                                 resolve=True)
+    data = ImageData("cifar100", 100, (3, 32, 32), Sized(50000), Sized(10000))
+    need = ZooBuilder(zoo, data, tmp_path).check_memory("all", available=64 * GB)
+    assert 1.4e9 < need < 1.9e9
+    with pytest.raises(IPGuardError, match="test split 117.2 MiB"):
+        ZooBuilder(zoo, data, tmp_path).check_memory("all", available=GB)
+
+
+def test_verification_holds_one_suspect_at_a_time(tmp_path, monkeypatch):
+    """While the bench verifies, at most one suspect classifier is alive: the previous one is
+    freed before the next is loaded (the zoo is streamed, not held)."""
+    from ipguard.bench import run_bench
+    from ipguard.zoo import Member
+
+    alive: weakref.WeakSet = weakref.WeakSet()
+    most = [0]
+    load = Member.load_classifier
+
+    def counted(self, device="cpu"):
+        most[0] = max(most[0], len(alive) + 1)
+        classifier = load(self, device)
+        alive.add(classifier)
+        return classifier
+
+    monkeypatch.setattr(Member, "load_classifier", counted)
+    record = run_bench(compose_cfg("bench", [*QUICK_BENCH, f"zoo_dir={micro_zoo()}"], tmp_path))
+    assert len(record["suspects"]) == 9
+    assert most[0] == 1
