@@ -208,7 +208,7 @@ def wait_until_written(run_file: Path, timeout: float = 15.0) -> bool:
         try:
             if any(r.WhichOneof("record_type") == "exit" for r in read_records(run_file)):
                 return True
-        except (OSError, ValueError):
+        except Exception:  # noqa: BLE001 - a file still being written: try again
             pass
         if time.monotonic() > deadline:
             log.warning("W&B run file %s has no exit record after %.0fs", run_file, timeout)

@@ -30,6 +30,8 @@ def iter_record_bytes(path: str | Path) -> Iterator[bytes]:
             continue
         _crc, length, kind = CHUNK.unpack_from(data, pos)
         pos += CHUNK.size
+        if pos + length > len(data):  # the writer is still appending this chunk
+            return
         body = data[pos : pos + length]
         pos += length
         if kind == FULL:
