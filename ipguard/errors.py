@@ -22,6 +22,10 @@ class ConfigError(IPGuardError, ValueError):
         super().__init__(f"invalid {field}={value!r}: {valid}")
         self.field, self.value, self.valid = field, value, valid
 
+    def __reduce__(self) -> tuple[type, tuple[str, object, str]]:
+        # Cluster launchers (submitit) pickle a job's exception to show it in the sweep.
+        return (type(self), (self.field, self.value, self.valid))
+
 
 class MissingZooError(IPGuardError, FileNotFoundError):
     """The zoo (or one of its members) the run needs has not been built."""

@@ -9,7 +9,8 @@ from fractions import Fraction
 from ipguard.results import SuspectResult
 
 KIND_LABELS = {"ftll": "FTLL", "ftal": "FTAL", "rtll": "RTLL", "rtal": "RTAL",
-               "same_arch": "Same architecture", "forest": "Random forest"}
+               "same_arch": "Same architecture", "forest": "Random forest",
+               "lenet": "LeNet-5", "vgg": "VGG"}
 
 
 def suspect_label(s: SuspectResult) -> str:

@@ -36,8 +36,9 @@ def build_zoo(cfg: DictConfig) -> ZooBuilder:
                          device=cfg.device, wandb=wandb,
                          checkpoint_every_n_epochs=cfg.get("checkpoint_every_n_epochs", 1))
     members = builder.build(member=cfg.member, seed=cfg.seed)
-    log.info("zoo %s: %d members selected, %d built now, %d already built", cfg.zoo_dir,
-             len(members), len(builder.built), len(builder.skipped))
+    log.info("zoo %s: %d members built now, %d already built (%d suspects or target; "
+             "pruning steps that broke the 3 %% rule are kept as rejected)", cfg.zoo_dir,
+             len(builder.built), len(builder.skipped), len(members))
     return builder
 
 
