@@ -312,7 +312,7 @@ def test_efficiency_benchmark_times_each_method_on_the_same_starts(tmp_path, cap
     from ipguard.io import read_json
 
     cfg = compose_cfg("efficiency", [
-        "n=6", "targets=[digits,resnet20]", "target.digits.epochs=1",
+        "n=6", "threads=1", "targets=[digits,resnet20]", "target.digits.epochs=1",
         "target.digits.methods=[random,fgsm,ipguard,ipguard_onepoint]",
         "methods.ipguard.max_iter=5",
         "target.resnet20.methods=[fgsm,ipguard_cap,ipguard_onepoint_cap]",
