@@ -106,14 +106,7 @@ class Tracker:
         if self.run is None:
             return
         run, self.run = self.run, None
-        run_file = _run_file(run) if self.mode == "offline" else None
-        try:
-            run.finish(exit_code=exit_code)
-        except Exception as exc:  # noqa: BLE001
-            self._warn("finish", exc)
-            return
-        if run_file is not None:
-            wait_until_written(run_file)
+        finish_run(run, exit_code)
 
     def __enter__(self) -> Tracker:
         return self
@@ -181,10 +174,21 @@ def finish_lightning_logger(logger: Any, exit_code: int = 0) -> None:
         return
     try:
         run = logger.experiment
+    except Exception as exc:  # noqa: BLE001
+        log.warning("W&B finish failed (%s); local logs are unaffected", exc)
+        return
+    finish_run(run, exit_code)
+
+
+def finish_run(run: Any, exit_code: int = 0) -> None:
+    """Finish a W&B run without ever failing the job, and for an offline run wait until its
+    file holds the exit record (so ``wandb sync`` or a reader sees a complete run)."""
+    try:
         run_file = _run_file(run) if run.settings.mode == "offline" else None
         run.finish(exit_code=exit_code)
     except Exception as exc:  # noqa: BLE001
-        log.warning("W&B finish failed (%s); local logs are unaffected", exc)
+        log.warning("W&B finish failed (%s: %s); local results are unaffected",
+                    type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
         return
     if run_file is not None:
         wait_until_written(run_file)
