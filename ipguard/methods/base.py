@@ -50,4 +50,26 @@ def input_grad(loss: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return grad
 
 
-__all__ = ["Method", "MethodOutput", "input_grad", "asdict"]
+def adam_step(
+    m: torch.Tensor,
+    v: torch.Tensor,
+    idx: torch.Tensor,
+    grad: torch.Tensor,
+    t: torch.Tensor,
+    lr: float,
+    betas: tuple[float, float],
+    eps: float,
+) -> torch.Tensor:
+    """One Adam step for the points ``idx`` only, each with its own moments (``m``, ``v``,
+    updated in place) and its own step count ``t`` (broadcastable to ``grad``). Returns the
+    update to subtract. Points outside ``idx`` keep their moments, so a stopped point never
+    moves (a shared ``torch.optim.Adam`` would keep moving it by momentum)."""
+    b1, b2 = betas
+    m[idx] = b1 * m[idx] + (1 - b1) * grad
+    v[idx] = b2 * v[idx] + (1 - b2) * grad * grad
+    m_hat = m[idx] / (1 - b1**t)
+    v_hat = v[idx] / (1 - b2**t)
+    return lr * m_hat / (v_hat.sqrt() + eps)
+
+
+__all__ = ["Method", "MethodOutput", "input_grad", "adam_step", "asdict"]

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ipguard.errors import ConfigError
-from ipguard.methods.base import Method, MethodOutput, input_grad
+from ipguard.methods.base import Method, MethodOutput, adam_step, input_grad
 
 # The authors' constants: the atanh argument is shrunk so pixels at 0 or 1 map to finite w,
 # a constant above NO_UPPER means "no successful c seen yet", and the loss must fall by more
@@ -119,7 +119,6 @@ class CWL2(Method):
     ) -> torch.Tensor:
         """One search step: Adam from the initial point at constants ``const``; updates the
         best points in ``state`` and returns which points succeeded in this step."""
-        b1, b2 = self.betas
         n = len(w0)
         w = w0.clone()
         m = torch.zeros_like(w)
@@ -144,12 +143,8 @@ class CWL2(Method):
 
             t[idx] += 1
             state.steps[idx] += 1
-            m[idx] = b1 * m[idx] + (1 - b1) * grad
-            v[idx] = b2 * v[idx] + (1 - b2) * grad * grad
-            tt = t[idx].view(shape)
-            m_hat = m[idx] / (1 - b1**tt)
-            v_hat = v[idx] / (1 - b2**tt)
-            w[idx] = wa.detach() - self.lr * m_hat / (v_hat.sqrt() + self.eps)
+            step = adam_step(m, v, idx, grad, t[idx].view(shape), self.lr, self.betas, self.eps)
+            w[idx] = wa.detach() - step
 
             loss, l2, margin, xa = loss.detach(), l2.detach(), margin.detach(), xa.detach()
             abort = torch.zeros(len(idx), dtype=torch.bool, device=w.device)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ipguard.errors import ConfigError
-from ipguard.methods.base import Method, MethodOutput, input_grad
+from ipguard.methods.base import Method, MethodOutput, adam_step, input_grad
 
 
 def boundary_loss(logits: torch.Tensor, i: torch.Tensor, j: torch.Tensor, k: float) -> torch.Tensor:
@@ -59,7 +59,6 @@ class IPGuard(Method):
     def __call__(
         self, model: nn.Module, x_init: torch.Tensor, i: torch.Tensor, j: torch.Tensor
     ) -> MethodOutput:
-        b1, b2 = self.betas
         x = x_init.detach().clone().clamp_(0, 1)
         m = torch.zeros_like(x)
         v = torch.zeros_like(x)
@@ -82,9 +81,6 @@ class IPGuard(Method):
             g = grad[can_step]
             steps[sel] += 1
             t = steps[sel].view(-1, *([1] * (x.dim() - 1))).float()
-            m[sel] = b1 * m[sel] + (1 - b1) * g
-            v[sel] = b2 * v[sel] + (1 - b2) * g * g
-            m_hat = m[sel] / (1 - b1**t)
-            v_hat = v[sel] / (1 - b2**t)
-            x[sel] = (x[sel] - self.lr * m_hat / (v_hat.sqrt() + self.eps)).clamp_(0, 1)
+            step = adam_step(m, v, sel, g, t, self.lr, self.betas, self.eps)
+            x[sel] = (x[sel] - step).clamp_(0, 1)
         return MethodOutput(x=x.detach(), iterations=steps)
