@@ -35,7 +35,7 @@ from ipguard.store import ResultsStore, best_setting, identity, primary_param, r
 from ipguard.tracking import Tracker
 from ipguard.validation import check_bench_config
 from ipguard.verify import verify
-from ipguard.zoo import Member, load_zoo
+from ipguard.zoo import Member, Zoo, load_zoo
 
 log = logging.getLogger(__name__)
 register_resolvers()
@@ -64,10 +64,12 @@ def run_bench(cfg: DictConfig) -> dict[str, Any]:
     method = hydra.utils.instantiate(cfg.method)
     combo = combo_suffix(cfg.init, cfg.label)
     params = method.params()
+    zoo = load_zoo(cfg.zoo_dir, build_command=f"python -m train.zoo dataset={cfg.dataset.name}")
     point = {
         "dataset": cfg.dataset.name, "method": method.name, "params": params,
         "init": cfg.init, "label": cfg.label, "n": cfg.n, "seed": cfg.seed, "r": cfg.metrics.r,
         "selection": {"max_wp_p": cfg.suspects.max_wp_p, "max_fp_c": cfg.suspects.max_fp_c},
+        "zoo": zoo.identity(),
     }
     key = record_key(method.name, combo, params, cfg.seed)
     store = ResultsStore(Path(cfg.store.dir))
@@ -82,17 +84,16 @@ def run_bench(cfg: DictConfig) -> dict[str, Any]:
              "method": method.name, "method_label": label, "combo": combo,
              "param": param, "value": params.get(param) if param else None, "params": params}
     with _tracker(cfg, about) as tracker:
-        record = _bench(cfg, method, point, about, out_dir, tracker)
+        record = _bench(cfg, zoo, method, point, about, out_dir, tracker)
         record_path = store.write(key, record)
         write_record(out_dir / "results.json", record)
         log.info("results: %s", record_path)
     return record
 
 
-def _bench(cfg: DictConfig, method: Any, point: dict[str, Any], about: dict[str, Any],
-           out_dir: Path, tracker: Tracker) -> dict[str, Any]:
+def _bench(cfg: DictConfig, zoo: Zoo, method: Any, point: dict[str, Any],
+           about: dict[str, Any], out_dir: Path, tracker: Tracker) -> dict[str, Any]:
     label = about["method_label"]
-    zoo = load_zoo(cfg.zoo_dir, build_command=f"python -m train.zoo dataset={cfg.dataset.name}")
     data = hydra.utils.call(cfg.dataset.loader)
     train_x = data.train_tensors()[0] if cfg.init == "train" else None
 

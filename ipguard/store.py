@@ -29,7 +29,9 @@ PRIMARY_PARAM: dict[str, str | None] = {
     "ipguard_onepoint": "k",
 }
 # What makes two runs the same sweep point (a stored record with other values is recomputed).
-IDENTITY = ("dataset", "method", "params", "init", "label", "n", "seed", "r", "selection")
+# ``zoo`` is the zoo's identity (ipguard.zoo.Zoo.identity): a rebuilt zoo is another point.
+IDENTITY = ("dataset", "method", "params", "init", "label", "n", "seed", "r", "selection",
+            "zoo")
 
 
 def primary_param(method: str, params: Mapping[str, Any]) -> str | None:

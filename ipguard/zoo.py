@@ -7,6 +7,7 @@ parent, test accuracy, parameter counts and training seconds, plus the model's c
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -45,6 +46,7 @@ class Member:
     train_seconds: float | None = None
     hyper: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] | None = None
+    weights_sha256: str | None = None  # of the weights (or forest) file, set when saved
     path: str | None = None
 
     @property
@@ -57,12 +59,20 @@ class Member:
     def is_forest(self) -> bool:
         return self.arch == "forest"
 
+    @property
+    def weights_file(self) -> Path:
+        return self.dir / (FOREST_FILE if self.is_forest else WEIGHTS_FILE)
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("path")
         return data
 
     def save(self) -> None:
+        """Write member.json (after the weights: its presence marks the member complete),
+        recording the weights' SHA-256 so that results can name the exact zoo they measured."""
+        if self.weights_file.is_file():
+            self.weights_sha256 = file_sha256(self.weights_file)
         write_json(self.dir / MEMBER_FILE, self.to_json())
 
     @classmethod
@@ -118,8 +128,7 @@ class Member:
     def check_files(self) -> None:
         """The weights (or forest) file exists, is safetensors and is complete; cheap (reads
         the header, which covers the file's length), so a whole zoo is checked up front."""
-        file = self.dir / (FOREST_FILE if self.is_forest else WEIGHTS_FILE)
-        _read_safetensors(file, _tensor_names)
+        _read_safetensors(self.weights_file, _tensor_names)
 
     def load_classifier(self, device: str = "cpu") -> Classifier:
         """The member as a label-only API, what Verify queries."""
@@ -137,7 +146,16 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "parent": (str, type(None)), "test_accuracy": (int, float, type(None)),
     "parameters": (int, type(None)), "nonzero_parameters": (int, type(None)),
     "train_seconds": (int, float, type(None)), "hyper": (dict,), "model": (dict, type(None)),
+    "weights_sha256": (str, type(None)),
 }
+
+
+def file_sha256(file: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(file, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def build_from_spec(spec: dict[str, Any]) -> nn.Module:
@@ -223,6 +241,24 @@ class Zoo:
 
     def find(self, name: str) -> Member | None:
         return next((m for m in self.members if m.name == name), None)
+
+    def identity(self) -> str:
+        """A short digest of which members the zoo holds and of their weights: a results
+        record made on another build of the zoo (retrained, a member added or deleted) has
+        another identity, so a sweep recomputes it instead of mixing two zoos. Cheap: it
+        reads the digests member.json records (a member saved before they were recorded
+        counts by its weights file's size and modification time)."""
+        parts = []
+        for m in self.members:
+            if m.role == "rejected":
+                continue
+            weights = m.weights_sha256
+            if weights is None and m.weights_file.is_file():
+                stat = m.weights_file.stat()
+                weights = f"{stat.st_size}:{stat.st_mtime_ns}"
+            parts.append([m.role, m.name, weights])
+        blob = json.dumps(sorted(parts), separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def member_dir(zoo_root: str | Path, role: str, name: str) -> Path:

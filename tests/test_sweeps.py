@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -16,6 +17,7 @@ from ipguard.bench import run_bench, with_best_setting
 from ipguard.errors import IPGuardError
 from ipguard.results import write_record
 from ipguard.store import ResultsStore, best_point, identity, record_key
+from ipguard.zoo import Member, file_sha256, load_zoo
 
 from conftest import CONF, compose_cfg
 
@@ -170,6 +172,29 @@ def test_finished_sweep_point_is_skipped_unless_forced(tiny_zoo, tmp_path, monke
     monkeypatch.undo()
     forced = run_bench(_tiny_bench(tiny_zoo, tmp_path, "store.sweep=s1", "force=true"))
     assert "skipped" not in forced and math.isclose(forced["aruc"], first["aruc"])
+
+
+def test_a_point_measured_on_another_build_of_the_zoo_is_recomputed(tiny_zoo, tmp_path,
+                                                                    monkeypatch, caplog):
+    zoo_dir = tmp_path / "zoo" / "digits"
+    shutil.copytree(tiny_zoo, zoo_dir)
+    member = Member.load(next(zoo_dir.glob("negative/*")))
+    assert member.weights_sha256 == file_sha256(member.weights_file)  # recorded when saved
+    first = run_bench(_tiny_bench(zoo_dir, tmp_path, "store.sweep=s1"))
+    assert first["zoo"] == load_zoo(zoo_dir).identity()
+
+    def no_extract(*_a, **_k):
+        raise AssertionError("recomputed")
+
+    monkeypatch.setattr("ipguard.bench.extract", no_extract)
+    assert run_bench(_tiny_bench(zoo_dir, tmp_path, "store.sweep=s1"))["skipped"]
+    shutil.copytree(tiny_zoo, tmp_path / "copy" / "zoo" / "digits")  # a copy is the same zoo
+    assert run_bench(_tiny_bench(tmp_path / "copy" / "zoo" / "digits", tmp_path,
+                                 "store.sweep=s1"))["skipped"]
+    shutil.rmtree(member.dir)  # a member deleted (or retrained): another zoo
+    with pytest.raises(AssertionError, match="recomputed"):
+        run_bench(_tiny_bench(zoo_dir, tmp_path, "store.sweep=s1"))
+    assert "made with other settings (zoo)" in caplog.text
 
 
 def test_a_record_is_never_half_written(tmp_path, monkeypatch):
