@@ -6,6 +6,9 @@ STAMP  := $(VENV)/.ipguard-installed
 DATASET ?= digits
 
 SWEEP  ?= fig6
+# Extra Hydra overrides, e.g. make zoo DATASET=fashion_mnist ZOO_ARGS=trainer=cpu_bf16
+ZOO_ARGS   ?=
+BENCH_ARGS ?=
 
 .PHONY: install demo zoo bench sweep figures efficiency test test-slow test-slurm lint clean
 
@@ -24,14 +27,14 @@ demo: $(STAMP)
 	$(BIN)/python -m ipguard.bench dataset=$(DATASET) method=ipguard init=train label=least_likely
 
 zoo: $(STAMP)
-	$(BIN)/python -m train.zoo dataset=$(DATASET)
+	$(BIN)/python -m train.zoo dataset=$(DATASET) $(ZOO_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python -m ipguard.bench dataset=$(DATASET)
+	$(BIN)/python -m ipguard.bench dataset=$(DATASET) $(BENCH_ARGS)
 
 # A paper sweep (conf/sweep/$(SWEEP).yaml) on $(DATASET), then its figures and tables.
 sweep: $(STAMP)
-	$(BIN)/python -m ipguard.bench -m +sweep=$(SWEEP) dataset=$(DATASET)
+	$(BIN)/python -m ipguard.bench -m +sweep=$(SWEEP) dataset=$(DATASET) $(BENCH_ARGS)
 
 figures: $(STAMP)
 	$(BIN)/python -m ipguard.figures dataset=$(DATASET)
