@@ -9,10 +9,13 @@ over points in Python and never update the model's parameters."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields, is_dataclass
 
 import torch
 from torch import nn
+
+from ipguard.errors import ConfigError
 
 
 @dataclass
@@ -50,6 +53,26 @@ def input_grad(loss: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return grad
 
 
+def active_points(active: torch.Tensor) -> Iterator[torch.Tensor]:
+    """The indices of the points still marked in ``active``, anew for each iteration, until
+    none is left; the caller clears a point's mark when it stops."""
+    while True:
+        idx = active.nonzero().squeeze(1)
+        if len(idx) == 0:
+            return
+        yield idx
+
+
+def check_adam(lr: float, max_iter: int, betas: tuple[float, float]) -> tuple[float, float]:
+    """Validate the Adam settings of a method (one line naming the field); return ``betas``
+    as floats (Hydra hands over a list)."""
+    if lr <= 0:
+        raise ConfigError("method.lr", lr, "Adam's learning rate must be > 0")
+    if max_iter < 1:
+        raise ConfigError("method.max_iter", max_iter, "must be an integer >= 1")
+    return float(betas[0]), float(betas[1])
+
+
 def adam_step(
     m: torch.Tensor,
     v: torch.Tensor,
@@ -72,4 +95,5 @@ def adam_step(
     return lr * m_hat / (v_hat.sqrt() + eps)
 
 
-__all__ = ["Method", "MethodOutput", "input_grad", "adam_step", "asdict"]
+__all__ = ["Method", "MethodOutput", "input_grad", "active_points", "check_adam", "adam_step",
+           "asdict"]

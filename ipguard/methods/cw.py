@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ipguard.errors import ConfigError
-from ipguard.methods.base import Method, MethodOutput, adam_step, input_grad
+from ipguard.methods.base import Method, MethodOutput, adam_step, check_adam, input_grad
 
 # The authors' constants: the atanh argument is shrunk so pixels at 0 or 1 map to finite w,
 # a constant above NO_UPPER means "no successful c seen yet", and the loss must fall by more
@@ -73,16 +73,12 @@ class CWL2(Method):
     def __post_init__(self) -> None:
         if self.k < 0:
             raise ConfigError("method.k", self.k, "the confidence k must be >= 0")
-        if self.lr <= 0:
-            raise ConfigError("method.lr", self.lr, "Adam's learning rate must be > 0")
         if self.binary_search_steps < 1:
             raise ConfigError("method.binary_search_steps", self.binary_search_steps,
                               "must be an integer >= 1 (1: a single c, no search)")
         if self.initial_const <= 0:
             raise ConfigError("method.initial_const", self.initial_const, "c must be > 0")
-        if self.max_iter < 1:
-            raise ConfigError("method.max_iter", self.max_iter, "must be an integer >= 1")
-        self.betas = (float(self.betas[0]), float(self.betas[1]))
+        self.betas = check_adam(self.lr, self.max_iter, self.betas)
 
     def __call__(
         self, model: nn.Module, x_init: torch.Tensor, i: torch.Tensor, j: torch.Tensor

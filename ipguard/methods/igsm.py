@@ -9,7 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ipguard.errors import ConfigError
-from ipguard.methods.base import Method, MethodOutput, input_grad
+from ipguard.methods.base import Method, MethodOutput, active_points, input_grad
 
 
 @dataclass(repr=False)
@@ -45,10 +45,7 @@ class IGSM(Method):
         lower, upper = (x0 - self.eps).clamp(0, 1), (x0 + self.eps).clamp(0, 1)
         steps = torch.zeros(len(x), dtype=torch.long, device=x.device)
         active = torch.ones(len(x), dtype=torch.bool, device=x.device)
-        while True:
-            idx = active.nonzero().squeeze(1)
-            if len(idx) == 0:
-                break
+        for idx in active_points(active):
             xa = x[idx].requires_grad_(True)
             logits = model(xa)
             done = logits.detach().argmax(dim=1) == j[idx]

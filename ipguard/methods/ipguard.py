@@ -8,7 +8,14 @@ import torch
 from torch import nn
 
 from ipguard.errors import ConfigError
-from ipguard.methods.base import Method, MethodOutput, adam_step, input_grad
+from ipguard.methods.base import (
+    Method,
+    MethodOutput,
+    active_points,
+    adam_step,
+    check_adam,
+    input_grad,
+)
 
 
 def boundary_loss(logits: torch.Tensor, i: torch.Tensor, j: torch.Tensor, k: float) -> torch.Tensor:
@@ -50,11 +57,7 @@ class IPGuard(Method):
     def __post_init__(self) -> None:
         if self.k < 0:
             raise ConfigError("method.k", self.k, "k must be >= 0 (distance to the boundary)")
-        if self.lr <= 0:
-            raise ConfigError("method.lr", self.lr, "Adam's learning rate must be > 0")
-        if self.max_iter < 1:
-            raise ConfigError("method.max_iter", self.max_iter, "must be an integer >= 1")
-        self.betas = (float(self.betas[0]), float(self.betas[1]))
+        self.betas = check_adam(self.lr, self.max_iter, self.betas)
 
     def __call__(
         self, model: nn.Module, x_init: torch.Tensor, i: torch.Tensor, j: torch.Tensor
@@ -64,10 +67,7 @@ class IPGuard(Method):
         v = torch.zeros_like(x)
         steps = torch.zeros(len(x), dtype=torch.long, device=x.device)
         active = torch.ones(len(x), dtype=torch.bool, device=x.device)
-        while True:
-            idx = active.nonzero().squeeze(1)
-            if len(idx) == 0:
-                break
+        for idx in active_points(active):
             xa = x[idx].requires_grad_(True)
             loss = boundary_loss(model(xa), i[idx], j[idx], self.k)
             done = loss.detach() <= 0
