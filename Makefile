@@ -32,16 +32,17 @@ zoo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m ipguard.bench dataset=$(DATASET) $(BENCH_ARGS)
 
-# A paper sweep (conf/sweep/$(SWEEP).yaml) on $(DATASET), then its figures and tables.
+# A paper sweep (sweeps/$(SWEEP).yaml) on $(DATASET); `make figures` then redraws the paper.
 sweep: $(STAMP)
-	$(BIN)/python -m ipguard.bench -m +sweep=$(SWEEP) dataset=$(DATASET) $(BENCH_ARGS)
+	$(BIN)/python -m ipguard.bench -m sweep=$(SWEEP) dataset=$(DATASET) $(BENCH_ARGS)
 
 figures: $(STAMP)
 	$(BIN)/python -m ipguard.figures dataset=$(DATASET)
 
-# Table 8: seconds per method for 100 points, with the one-point-at-a-time IPGuard baseline.
+# Table 8: seconds per method for 100 points at each best setting, with the
+# one-point-at-a-time IPGuard baseline (needs the figure sweeps' records).
 efficiency: $(STAMP)
-	$(BIN)/python -m ipguard.efficiency zoo_dir=zoo/$(DATASET)
+	$(BIN)/python -m ipguard.bench -m sweep=table8 dataset=$(DATASET) $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check ipguard train tests benchmarks

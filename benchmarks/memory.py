@@ -110,15 +110,17 @@ def child_bench(zoo_dir: Path, n: int, root: Path) -> dict:
     from omegaconf import open_dict
 
     from ipguard.bench import run_bench
+    from ipguard.config import register
 
+    register()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose(config_name="bench", overrides=[
             f"n={n}", "logger=none", "threads=1", f"zoo_dir={zoo_dir}"])
     with open_dict(cfg):
         cfg.paths.root_dir, cfg.paths.output_dir = str(root), str(root / "out")
     start = time.perf_counter()
-    record = run_bench(cfg)
-    return {"suspects": len(record["suspects"]), "peak": _status("VmHWM"),
+    record = run_bench(cfg).record
+    return {"suspects": len(record.suspects), "peak": _status("VmHWM"),
             "seconds": time.perf_counter() - start}
 
 

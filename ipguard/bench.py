@@ -1,281 +1,256 @@
 """Entry point: extract a fingerprint from a zoo's target, verify every suspect, score it.
 
     python -m ipguard.bench dataset=digits method=ipguard init=train label=least_likely
-    python -m ipguard.bench -m +sweep=fig6 dataset=digits      # a figure's sweep (sweeps/)
+    python -m ipguard.bench -m sweep=fig6 dataset=digits      # a paper sweep (sweeps/)
 
-Prints the matching-rate table (grouped like the paper's Table 5) and the ARUC, and writes the
-run's record to the results store (``<results_dir>/<dataset>/<sweep>/<key>.json``; a finished
-point is skipped on rerun unless ``force=true``), plus ``results.json``,
+Prints the matching-rate table (grouped like the paper's Table 5) and the ARUC, writes the
+run's ``Record`` to the results store (``<results_dir>/<dataset>/<sweep>/<key>.json``; a
+finished setting is skipped on rerun unless ``force=true``), plus ``results.json``,
 ``fingerprint.safetensors`` and ``ru_curves.png`` under the Hydra output directory; the same
 numbers go to a W&B run (offline unless configured otherwise)."""
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import json
 import logging
 import time
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import hydra
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig
 
-from ipguard.config import register_resolvers
-from ipguard.errors import ConfigError, IPGuardError, friendly_errors
+from ipguard.checks import check_device, check_extraction_memory, check_folder
+from ipguard.cli import entry, task
+from ipguard.config import plain, typed
+from ipguard.errors import ConfigError, IPGuardError
 from ipguard.extract import extract
-from ipguard.metrics import Scores, score
+from ipguard.fingerprint import Fingerprint
+from ipguard.metrics import score
 from ipguard.plots import plot_ru_curves
-from ipguard.report import matching_rate_table
-from ipguard.results import SuspectResult, git_revision, method_name, versions, write_record
-from ipguard.runtime import configure_threads
-from ipguard.seeding import combo_suffix
-from ipguard.store import ResultsStore, best_setting, identity, primary_param, record_key, run_group
+from ipguard.record import Extraction, Provenance, Record, Setting, SuspectResult
+from ipguard.report import report
+from ipguard.runtime import configure_threads, git_revision, versions
+from ipguard.schema import BenchConfig
+from ipguard.store import ResultsStore, best_setting, write_record
+from ipguard.targets import build_method, check_loader
 from ipguard.tracking import Tracker
-from ipguard.validation import check_bench_config
 from ipguard.verify import verify
-from ipguard.zoo import Member, Zoo, load_zoo
+from ipguard.wandb_source import run_group
+from ipguard.zoo import Zoo, load_zoo
 
 log = logging.getLogger(__name__)
-register_resolvers()
 
 
-def in_default_selection(member: Member, max_wp_p: float, max_fp_c: float) -> bool:
-    """Positives within the paper's largest pruning levels (p <= 0.5, c <= 7/16 by default)."""
-    if member.kind == "wp":
-        return float(member.hyper["p"]) <= max_wp_p + 1e-9
-    if member.kind == "fp":
-        return float(member.hyper["c"]) <= max_fp_c + 1e-9
-    return True
+@dataclass
+class BenchResult:
+    """A bench run's record, where it is stored, and whether it was already there."""
+
+    record: Record
+    path: Path
+    skipped: bool = False
 
 
-def run_bench(cfg: DictConfig) -> dict[str, Any]:
-    """Extract, verify every zoo member one at a time, score, and write/log the results.
-
-    Returns the record (the stored one, marked ``skipped``, when this sweep point is done)."""
-    configure_threads(cfg.threads)
-    check_bench_config(cfg)
-    if cfg.store.best_from:
-        cfg = with_best_setting(cfg)
-        check_bench_config(cfg)  # stored records are input too (a shared results folder)
-    out_dir = Path(cfg.paths.output_dir)
+def run_bench(cfg: DictConfig | BenchConfig) -> BenchResult:
+    """Check the config, then extract, verify every zoo member one at a time, score, and
+    write/log the record; a setting already in the store is reported, not recomputed."""
+    settings = cfg if isinstance(cfg, BenchConfig) else typed(cfg, BenchConfig)
+    configure_threads(settings.threads)
+    check_bench(settings)
+    if settings.store.best_from:
+        settings = with_best_setting(settings)
+    method = build_method(settings.method)
+    out_dir = Path(settings.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    method = hydra.utils.instantiate(cfg.method)
-    combo = combo_suffix(cfg.init, cfg.label)
-    params = method.params()
-    try:  # the zoo's identity keys the point; a zoo that cannot be read fails in the W&B run
-        zoo: Zoo | None = _load_zoo(cfg)
+    try:  # the zoo's identity is part of the setting; an unreadable zoo fails in the W&B run
+        zoo: Zoo | None = _load_zoo(settings)
     except IPGuardError:
         zoo = None
-    point = {
-        "dataset": cfg.dataset.name, "method": method.name, "params": params,
-        "init": cfg.init, "label": cfg.label, "n": cfg.n, "seed": cfg.seed, "r": cfg.metrics.r,
-        "selection": {"max_wp_p": cfg.suspects.max_wp_p, "max_fp_c": cfg.suspects.max_fp_c},
-        "zoo": zoo.identity() if zoo is not None else None,
-    }
-    key = record_key(method.name, combo, params, cfg.seed)
-    store = ResultsStore(Path(cfg.store.dir))
-    if not cfg.force:
-        done = store.find(key, identity(point))
+    setting = Setting(
+        dataset=settings.dataset.name, method=method.name, params=method.params(),
+        init=str(settings.init), label=str(settings.label), n=settings.n, seed=settings.seed,
+        r=settings.metrics.r, selection=settings.suspects,
+        zoo=zoo.identity() if zoo is not None else None)
+    store = ResultsStore(Path(settings.store.dir))
+    if not settings.force:
+        done = store.find(setting)
         if done is not None:
-            return _report_skipped(done, store.path(key), out_dir)
-
-    label = f"{method_name(method.name)}{combo}"
-    param = primary_param(method.name, params)
-    about = {"dataset": cfg.dataset.name, "sweep": cfg.store.sweep, "key": key,
-             "method": method.name, "method_label": label, "combo": combo,
-             "param": param, "value": params.get(param) if param else None, "params": params}
-    with _tracker(cfg, about) as tracker:
-        record = _bench(cfg, zoo, method, point, about, out_dir, tracker)
-        record_path = store.write(key, record)
+            return _report_skipped(done, store.path(done.key), out_dir)
+    with _tracker(settings, setting) as tracker:
+        record = measure(settings, zoo, method, setting, out_dir, tracker)
+        path = store.write(record)
         write_record(out_dir / "results.json", record)
-        log.info("results: %s", record_path)
-    return record
+        log.info("results: %s", path)
+    return BenchResult(record, path)
 
 
-def _load_zoo(cfg: DictConfig) -> Zoo:
+def check_bench(cfg: BenchConfig, available: int | None = None) -> None:
+    """What the schema cannot check, before any data, model, zoo or W&B run: the method and
+    loader are allowed and their arguments fit, the device exists, folders can be written,
+    extraction fits in memory."""
+    build_method(cfg.method)
+    check_loader(cfg.dataset.loader)
+    check_device(cfg.device)
+    check_folder("zoo_dir", cfg.zoo_dir, writable=False)
+    check_folder("store.dir", cfg.store.dir)
+    check_folder("paths.output_dir", cfg.paths.output_dir)
+    check_extraction_memory(cfg.n, cfg.dataset, str(cfg.init), available)
+
+
+def _load_zoo(cfg: BenchConfig) -> Zoo:
     return load_zoo(cfg.zoo_dir, build_command=f"python -m train.zoo dataset={cfg.dataset.name}")
 
 
-def _bench(cfg: DictConfig, zoo: Zoo | None, method: Any, point: dict[str, Any],
-           about: dict[str, Any], out_dir: Path, tracker: Tracker) -> dict[str, Any]:
-    label = about["method_label"]
+def measure(cfg: BenchConfig, zoo: Zoo | None, method: Any, setting: Setting, out_dir: Path,
+            tracker: Tracker) -> Record:
+    """Extract, verify every suspect (one at a time: memory stays flat as the zoo grows),
+    score on the headline selection and on every admitted positive, print, plot, log."""
     if zoo is None:
         zoo = _load_zoo(cfg)  # raises the one-line error, now recorded in the W&B run
-        point["zoo"] = zoo.identity()
+        setting = dataclasses.replace(setting, zoo=zoo.identity())
     data = hydra.utils.call(cfg.dataset.loader)
-    train_x = data.train_tensors()[0] if cfg.init == "train" else None
-
+    train_x = data.train_tensors()[0] if setting.init == "train" else None
     target = zoo.target
     fingerprint = extract(
-        target.load_module(), method, init=cfg.init, label=cfg.label, n=cfg.n, seed=cfg.seed,
-        train_x=train_x, input_shape=tuple(data.input_shape), device=cfg.device,
-        target_id=target.name,
-    )
+        target.load_module(), method, init=setting.init, label=setting.label, n=setting.n,
+        seed=setting.seed, train_x=train_x, input_shape=tuple(data.input_shape),
+        device=cfg.device, target_id=target.name)
     fp_path = fingerprint.save(out_dir / "fingerprint.safetensors")
-    log.info("extracted %d points with %s in %.2fs (success %.2f, mean L2 %.3f)",
-             cfg.n, label, fingerprint.meta["seconds"], fingerprint.meta["success_rate"],
-             fingerprint.meta["mean_l2"])
+    meta = fingerprint.meta
+    log.info("extracted %d points with %s in %.2fs (success %.2f, mean L2 %.3f)", setting.n,
+             setting.method_label, meta["seconds"], meta["success_rate"], meta["mean_l2"])
 
     effectiveness = verify(fingerprint, target.load_classifier(cfg.device)).matching_rate
     suspects: list[SuspectResult] = []
     verify_start = time.perf_counter()
-    for member in zoo.suspects():  # one at a time: memory stays flat as the zoo grows
+    for member in zoo.suspects():
         rate = verify(fingerprint, member.load_classifier(cfg.device)).matching_rate
         suspects.append(SuspectResult(
             name=member.name, role=member.role, kind=member.kind, arch=member.arch,
             seed=member.seed, matching_rate=rate, test_accuracy=member.test_accuracy,
             hyper=member.hyper,
-            in_default_selection=in_default_selection(
-                member, cfg.suspects.max_wp_p, cfg.suspects.max_fp_c),
-        ))
+            in_default_selection=setting.selection.admits(member.kind, member.hyper)))
     verify_seconds = time.perf_counter() - verify_start
 
     negatives = [s.matching_rate for s in suspects if s.role == "negative"]
-    positives_all = [s.matching_rate for s in suspects if s.role == "positive"]
-    positives = [s.matching_rate for s in suspects if s.role == "positive"
-                 and s.in_default_selection]
-    if not positives or not negatives:
+    admitted = [s.matching_rate for s in suspects if s.role == "positive"]
+    headline = [s.matching_rate for s in suspects if s.role == "positive"
+                and s.in_default_selection]
+    if not headline or not negatives:
         raise ConfigError("zoo_dir", str(cfg.zoo_dir),
                           "the zoo needs at least one positive and one negative suspect")
-    default = score(positives, negatives, r=cfg.metrics.r)
-    every = score(positives_all, negatives, r=cfg.metrics.r)
-
-    table = matching_rate_table(suspects, label)
-    summary = _summary_lines(label, cfg.dataset.name, cfg.n, cfg.seed, cfg.suspects,
-                             default, every, effectiveness)
-    print(f"\n{table}\n\n{summary}\n", flush=True)
-
-    plot_path = plot_ru_curves(default.tau, default.robustness, default.uniqueness, default.aruc,
-                               out_dir / "ru_curves.png", title=f"{label} on "
-                               f"{cfg.dataset.name}")
-    record = {
-        **point,
-        "key": about["key"],
-        "sweep": about["sweep"],
-        "method_label": label,
-        "combo": about["combo"],
-        "param": {"name": about["param"], "value": about["value"]},
-        "aruc": default.aruc,
-        "auc": default.auc,
-        "gap": default.gap,
-        "effectiveness": effectiveness,
-        "metrics": {"default": default.__dict__, "all_within_budget": every.__dict__},
-        "extraction": {
-            **{k: fingerprint.meta[k] for k in
-               ("seconds", "success_rate", "mean_l2", "mean_iterations")},
-            "device": cfg.device,
-            "points": {k: v.tolist() for k, v in fingerprint.stats.items()},
-        },
-        "verify_seconds": verify_seconds,
-        "suspects": [s.__dict__ for s in suspects],
-        "fingerprint_file": fp_path.name,
-        "output_dir": str(out_dir),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "wandb": tracker.describe(),
-        "config": OmegaConf.to_container(cfg, resolve=True),
-        "versions": versions(),
-        "git": git_revision(),
-    }
-    _log_to_wandb(tracker, cfg, record, suspects, plot_path, fp_path)
+    record = Record(
+        setting=setting,
+        headline=score(headline, negatives, r=setting.r),
+        all_admitted=score(admitted, negatives, r=setting.r),
+        effectiveness=effectiveness,
+        suspects=suspects,
+        extraction=_extraction(fingerprint, cfg.device),
+        verify_seconds=verify_seconds,
+        provenance=Provenance(
+            sweep=cfg.store.sweep, output_dir=str(out_dir), fingerprint_file=fp_path.name,
+            finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            wandb=tracker.describe(), config=plain(cfg), versions=versions(),
+            git=git_revision()),
+    )
+    print(f"\n{report(record)}\n", flush=True)
+    head = record.headline
+    plot_path = plot_ru_curves(head.tau, head.robustness, head.uniqueness, head.aruc,
+                               out_dir / "ru_curves.png",
+                               title=f"{setting.method_label} on {setting.dataset}")
+    _log_to_wandb(tracker, cfg, record, plot_path, fp_path)
     return record
 
 
-def with_best_setting(cfg: DictConfig) -> DictConfig:
-    """A copy of ``cfg`` whose method parameters and combo are those of the best-ARUC record
-    of this method in the sweeps ``store.best_from`` (how Tables 5-8 pick each method's
-    setting, as the paper does)."""
-    best = best_setting(cfg.store.root, list(cfg.store.best_from), str(cfg.method._target_))
-    cfg = copy.deepcopy(cfg)
-    with open_dict(cfg):
-        for name, value in best["params"].items():
-            if name in cfg.method and not name.startswith("_"):  # never the _target_
-                cfg.method[name] = value
-        cfg.init, cfg.label = best["init"], best["label"]
-    log.info("best setting of %s in %s: %s%s %s (ARUC %.4f, %s)", cfg.method._target_,
-             list(cfg.store.best_from), best["method"], best.get("combo"), best["params"],
-             best["aruc"], best.get("key"))
+def _extraction(fingerprint: Fingerprint, device: str) -> Extraction:
+    meta = fingerprint.meta
+    return Extraction(seconds=meta["seconds"], success_rate=meta["success_rate"],
+                      mean_l2=meta["mean_l2"], mean_iterations=meta["mean_iterations"],
+                      device=device,
+                      points={k: v.tolist() for k, v in fingerprint.stats.items()})
+
+
+def with_best_setting(cfg: BenchConfig) -> BenchConfig:
+    """``cfg`` with the method parameters and combo of the best-ARUC record of this method
+    (or of the method it is tuned as) in the sweeps ``store.best_from``: how Tables 5-8 pick
+    each method's setting, as the paper does."""
+    method = build_method(cfg.method)
+    best = best_setting(cfg.store.root, list(cfg.store.best_from), method.tuning_name())
+    spec = dict(cfg.method)
+    for name, value in best.setting.params.items():
+        if name in spec and not name.startswith("_"):  # never the _target_
+            spec[name] = value
+    cfg = dataclasses.replace(cfg, method=spec, init=type(cfg.init)(best.setting.init),
+                              label=type(cfg.label)(best.setting.label))
+    build_method(spec)  # stored records are input too (a shared results folder)
+    log.info("best setting of %s in %s: %s %s (ARUC %.4f, %s)", method.name,
+             list(cfg.store.best_from), best.setting.method_label, best.setting.params,
+             best.aruc, best.key)
     return cfg
 
 
-def _report_skipped(record: dict[str, Any], path: Path, out_dir: Path) -> dict[str, Any]:
+def _report_skipped(record: Record, path: Path, out_dir: Path) -> BenchResult:
     """A finished sweep point: show its stored numbers instead of recomputing them."""
-    suspects = [SuspectResult(**s) for s in record["suspects"]]
-    metrics = record["metrics"]
-    default = Scores(**metrics["default"])
-    every = Scores(**metrics["all_within_budget"])
-    label = record["method_label"]
-    table = matching_rate_table(suspects, label)
-    summary = _summary_lines(label, record["dataset"], record["n"], record["seed"],
-                             record["selection"], default, every, record["effectiveness"])
-    print(f"\n{table}\n\n{summary}\n\nalready done: {path} (force=true recomputes it)\n",
+    print(f"\n{report(record)}\n\nalready done: {path} (force=true recomputes it)\n",
           flush=True)
     write_record(out_dir / "results.json", record)
-    log.info("skipped %s: its record exists (%s); force=true recomputes it", record["key"], path)
-    return {**record, "skipped": True}
+    log.info("skipped %s: its record exists (%s); force=true recomputes it", record.key, path)
+    return BenchResult(record, path, skipped=True)
 
 
-def _summary_lines(name: str, dataset: str, n: int, seed: int, selection: Any,
-                   default: Scores, every: Scores, effectiveness: float) -> str:
-    p, c = selection["max_wp_p"], selection["max_fp_c"]
-    return "\n".join([
-        f"{name} on {dataset}: n={n}, seed={seed}, target matches "
-        f"{effectiveness:.2f} of its own fingerprint",
-        f"ARUC = {default.aruc:.4f}  (AUC {default.auc:.4f}, gap {default.gap:+.2f}; "
-        f"{default.positives} positives with WP p <= {p:g}, FP c <= {c:g}; "
-        f"{default.negatives} negatives)",
-        f"ARUC = {every.aruc:.4f}  with every pruned model within the 3 % rule "
-        f"({every.positives} positives; rows marked * above)",
-    ])
-
-
-def _tracker(cfg: DictConfig, about: dict[str, Any]) -> Tracker:
+def _tracker(cfg: BenchConfig, setting: Setting) -> Tracker:
     """One W&B run per job: grouped by sweep and dataset, tagged dataset/method/combo, with
-    the resolved config plus ``ipguard`` (method, combo, swept parameter, key) for dashboards;
-    finished with a failure code if the job raises."""
+    the resolved config plus ``ipguard`` (the setting, its key, the swept parameter) for
+    dashboards; finished with a failure code if the job raises."""
     lg = cfg.logger
-    config = OmegaConf.to_container(cfg, resolve=True)
-    config["ipguard"] = about
+    key = setting.key()
+    config = plain(cfg)
+    config["ipguard"] = {
+        "dataset": setting.dataset, "sweep": cfg.store.sweep, "key": key,
+        "method": setting.method, "method_label": setting.method_label,
+        "combo": setting.combo, "param": setting.swept, "value": setting.value,
+        "params": setting.params, "setting": setting.to_json()}
     return Tracker(
-        enabled=lg.enabled, project=lg.project, entity=lg.entity, mode=lg.mode, dir=lg.dir,
-        name=lg.name or f"{cfg.dataset.name}-{about['key']}",
-        group=lg.group or run_group(cfg.dataset.name, cfg.store.sweep),
-        job_type="bench",
-        tags=[cfg.dataset.name, about["method"], about["combo"].lstrip("-"), cfg.store.sweep],
-        config=config, init_timeout=float(lg.get("init_timeout") or 30.0),
+        enabled=lg.enabled, project=lg.project, entity=lg.entity, mode=str(lg.mode),
+        dir=lg.dir, name=lg.name or f"{setting.dataset}-{key}",
+        group=lg.group or run_group(setting.dataset, cfg.store.sweep), job_type="bench",
+        tags=[setting.dataset, setting.method, setting.combo.lstrip("-"), cfg.store.sweep],
+        config=config, init_timeout=lg.init_timeout,
     )
 
 
-def _log_to_wandb(tracker: Tracker, cfg: DictConfig, record: dict[str, Any],
-                  suspects: list[SuspectResult], plot_path: Path, fp_path: Path) -> None:
-    extraction = record["extraction"]
+def _log_to_wandb(tracker: Tracker, cfg: BenchConfig, record: Record, plot_path: Path,
+                  fp_path: Path) -> None:
+    ex = record.extraction
     tracker.summary({
-        "aruc": record["aruc"], "auc": record["auc"], "gap": record["gap"],
-        "aruc_all_within_budget": record["metrics"]["all_within_budget"]["aruc"],
-        "effectiveness": record["effectiveness"],
-        "extraction_seconds": extraction["seconds"],
-        "verify_seconds": record["verify_seconds"],
-        "success_rate": extraction["success_rate"],
-        "mean_l2": extraction["mean_l2"],
-        "mean_iterations": extraction["mean_iterations"],
+        "aruc": record.aruc, "auc": record.auc, "gap": record.gap,
+        "aruc_all_within_budget": record.all_admitted.aruc if record.all_admitted else None,
+        "effectiveness": record.effectiveness, "extraction_seconds": ex.seconds,
+        "verify_seconds": record.verify_seconds, "success_rate": ex.success_rate,
+        "mean_l2": ex.mean_l2, "mean_iterations": ex.mean_iterations,
     })
     columns = ["name", "role", "kind", "arch", "seed", "matching_rate", "test_accuracy",
                "in_default_selection", "hyper"]
     tracker.table("matching_rates", columns, [
         [s.name, s.role, s.kind, s.arch, s.seed, s.matching_rate, s.test_accuracy,
-         s.in_default_selection, json.dumps(s.hyper, sort_keys=True)] for s in suspects])
+         s.in_default_selection, json.dumps(s.hyper, sort_keys=True)]
+        for s in record.suspects])
     tracker.image("ru_curves", plot_path)
     if cfg.logger.log_fingerprint:
-        tracker.artifact(fp_path, name=f"fingerprint-{cfg.dataset.name}-{record['key']}",
+        tracker.artifact(fp_path, name=f"fingerprint-{record.setting.dataset}-{record.key}",
                          type="fingerprint")
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="bench")
-@friendly_errors
-def main(cfg: DictConfig) -> float:
-    return run_bench(cfg)["aruc"]
+@task
+def _main(cfg: DictConfig) -> float:
+    return run_bench(cfg).record.aruc
 
+
+main = entry(_main)
 
 if __name__ == "__main__":
     main()

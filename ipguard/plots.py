@@ -29,9 +29,6 @@ COMBO_STYLE = {
     "-RR": {"color": "tab:green", "marker": "^", "linestyle": "--"},
     "-RL": {"color": "tab:purple", "marker": "D", "linestyle": "--"},
 }
-PARAM_LABELS = {"k": r"$k$", "eps": r"$\epsilon$"}
-# matplotlib's mathtext for the paper's method names
-MATH_NAMES = {"CW-L2": r"CW-$L_2$"}
 
 
 def draw_ru(ax: Axes, tau: Sequence[float], robustness: Sequence[float],
@@ -126,11 +123,11 @@ class SweepPanel:
     note: str = ""  # e.g. "12 points missing", printed in the panel
 
 
-def plot_aruc_sweep(panels: Sequence[SweepPanel], method: str, param: str,
+def plot_aruc_sweep(panels: Sequence[SweepPanel], name: str, xlabel: str,
                     path: str | os.PathLike[str], suptitle: str = "") -> list[Path]:
-    """Figures 3-6: ARUC against ``param`` (log scale), one line per combo, a panel per
-    dataset, one legend under the panels. Each panel's best point is ringed and labelled."""
-    name = MATH_NAMES.get(method, method)
+    """Figures 3-6: ARUC against a parameter (``xlabel``, log scale), one line per combo
+    (labelled ``name`` and the combo: the method's name in mathtext), a panel per dataset, one
+    legend under the panels. Each panel's best point is ringed and labelled."""
     n = max(1, len(panels))
     fig, axes = plt.subplots(1, n, figsize=(COLUMN_WIDTH * n, 3.1), dpi=150, squeeze=False,
                              sharey=True)
@@ -163,7 +160,7 @@ def plot_aruc_sweep(panels: Sequence[SweepPanel], method: str, param: str,
         if panel.note:
             ax.text(0.98, 0.97, panel.note, transform=ax.transAxes, ha="right", va="top",
                     fontsize=6.5, color="tab:red")
-        ax.set_xlabel(PARAM_LABELS.get(param, param))
+        ax.set_xlabel(xlabel)
         ax.grid(True, which="major", alpha=0.3)
         ax.set_title(panel.title, fontsize=9)
     axes[0][0].set_ylabel("ARUC")

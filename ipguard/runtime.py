@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import math
 import os
+import platform
+import subprocess
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
 import torch
@@ -23,6 +26,9 @@ FLOAT_BYTES = 4
 # What a check may use of the memory that is available when it runs: the rest is left for the
 # interpreter, libraries and allocator slack that the estimates do not count.
 HEADROOM = 0.9
+# Versions a results record names (provenance).
+PACKAGES = ("torch", "torchvision", "lightning", "hydra-core", "omegaconf", "wandb",
+            "scikit-learn", "numpy", "ipguard")
 
 
 def configure_threads(threads: int | None = None) -> int:
@@ -111,3 +117,25 @@ def training_bytes(parameters: int) -> int:
     """A model being trained with Adam: weights, gradients, two moments, plus the parent copy
     the positives start from."""
     return 5 * int(parameters) * FLOAT_BYTES
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "absent"
+    return out
+
+
+def git_revision(cwd: str | Path | None = None) -> str | None:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd or Path(__file__).parent,
+                             capture_output=True, text=True, timeout=5, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=cwd or Path(__file__).parent, capture_output=True, text=True,
+                               timeout=5, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")

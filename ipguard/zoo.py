@@ -20,16 +20,15 @@ from safetensors.torch import load_file
 from torch import nn
 
 from ipguard.classifier import Classifier, ForestClassifier, TorchClassifier
-from ipguard.errors import ConfigError, IPGuardError, MissingZooError
-from ipguard.io import is_pickle, write_json
+from ipguard.errors import IPGuardError, MissingZooError
+from ipguard.io import atomic_write, is_pickle, remove_stale_tmp, write_json
 from ipguard.models.forest import TreeEnsemble
+from ipguard.suspects import zoo_order
 
 ROLES = ("target", "positive", "negative", "rejected")
 MEMBER_FILE = "member.json"
 WEIGHTS_FILE = "weights.safetensors"
 FOREST_FILE = "forest.safetensors"
-# Only constructors from these packages may be named in a member.json (no arbitrary callables).
-ALLOWED_TARGET_PREFIXES = ("ipguard.models.", "torchvision.models.")
 
 
 @dataclass
@@ -161,15 +160,9 @@ def file_sha256(file: str | Path) -> str:
 def build_from_spec(spec: dict[str, Any]) -> nn.Module:
     """Call ``spec['_target_'](**rest)``, restricted to model constructors of known packages
     (a member.json naming anything else, ``os.system`` say, is refused before any import)."""
-    from ipguard.validation import check_call, resolve_target
+    from ipguard.targets import build_model
 
-    if "_target_" not in spec:
-        raise ConfigError("model", spec, "a model constructor with _target_")
-    fn = resolve_target("model._target_", spec["_target_"], ALLOWED_TARGET_PREFIXES,
-                        "architecture")
-    kwargs = {k: v for k, v in spec.items() if k != "_target_"}
-    check_call("model", fn, kwargs)
-    return fn(**kwargs)
+    return build_model(spec, "model")
 
 
 def _read_safetensors(file: Path, reader: Any) -> Any:
@@ -297,25 +290,34 @@ def load_zoo(root: str | Path, build_command: str = BUILD_COMMAND, check_files: 
         seen[m.name] = m
         if check_files:
             m.check_files()
-    members.sort(key=lambda m: (ROLES.index(m.role), *_kind_order(m), m.seed, m.name))
+    members.sort(key=lambda m: (ROLES.index(m.role), *zoo_order(m.kind, m.hyper, m.arch),
+                                m.seed, m.name))
     zoo = Zoo(root, members)
     _ = zoo.target
     return zoo
 
 
-_KIND_ORDER = ["target", "ftll", "ftal", "rtll", "rtal", "wp", "fp", "same_arch"]
-
-
-def _kind_order(m: Member) -> tuple[int, float, str]:
-    pos = _KIND_ORDER.index(m.kind) if m.kind in _KIND_ORDER else len(_KIND_ORDER)
-    level = float(m.hyper.get("p", m.hyper.get("c", 0.0)))
-    return pos, level, m.arch
+def save_member(member: Member, artifact: nn.Module | TreeEnsemble) -> Member:
+    """Write a member into its folder (``member.path``): the network's weights, or a forest's
+    trees, then its member.json with their SHA-256. Each file is written atomically and
+    member.json comes last, so its presence marks the member complete; temporary files a run
+    killed while writing this member left behind are cleared first."""
+    folder = member.dir
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_tmp(folder)
+    if member.is_forest != isinstance(artifact, TreeEnsemble):
+        raise TypeError(f"member {member.name} (arch {member.arch}) cannot be saved from a "
+                        f"{type(artifact).__name__}")
+    if isinstance(artifact, TreeEnsemble):
+        atomic_write(member.weights_file, artifact.save)
+    else:
+        save_weights(artifact, folder)
+    member.save()
+    return member
 
 
 def save_weights(module: nn.Module, folder: str | Path) -> None:
     from safetensors.torch import save_file
-
-    from ipguard.io import atomic_write
 
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     atomic_write(Path(folder) / WEIGHTS_FILE, lambda tmp: save_file(state, str(tmp)))

@@ -12,14 +12,21 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
 
-from ipguard.config import register_resolvers
+from ipguard.config import config_error, register
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
 
-os.environ.setdefault("WANDB_MODE", "offline")
-os.environ.setdefault("WANDB_SILENT", "true")
-register_resolvers()
+# Hermetic: the suite never reads the caller's W&B or ipguard settings (a logged-in user's
+# WANDB_MODE=online, an empty WANDB_MODE, IPGUARD_ROOT, IPGUARD_DEBUG ...); tests that need one
+# set it themselves. The CI switches for the SLURM tests are kept.
+KEEP = ("IPGUARD_REQUIRE_SLURM", "IPGUARD_SLURM_")
+for _name in [n for n in os.environ if n.startswith(("WANDB_", "IPGUARD_", "HYDRA_"))]:
+    if not _name.startswith(KEEP):
+        del os.environ[_name]
+os.environ["WANDB_MODE"] = "offline"
+os.environ["WANDB_SILENT"] = "true"
+register()
 
 # Small enough to train in well under a minute on 2 CPU cores, large enough that the target
 # converges (>= 0.95 test accuracy) and every member kind is present.
@@ -44,10 +51,17 @@ TINY_ZOO = [
 
 
 def compose_cfg(config_name: str, overrides: list[str], root: Path | None = None) -> DictConfig:
-    """Compose a config as the entry point would, with paths pointed into ``root``."""
+    """Compose a config as the entry point would, with paths pointed into ``root``; a type or
+    choice error found while composing is raised as the ConfigError the CLI prints."""
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name=config_name, overrides=overrides)
+    try:
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            cfg = compose(config_name=config_name, overrides=overrides)
+    except Exception as exc:
+        err = config_error(exc)
+        if err is None:
+            raise
+        raise err from exc
     if root is not None:
         with open_dict(cfg):
             cfg.paths.root_dir = str(root)

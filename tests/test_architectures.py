@@ -8,9 +8,9 @@ import copy
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 from torch import nn
 
+from ipguard.config import typed
 from ipguard.errors import ConfigError
 from ipguard.flops import count_flops
 from ipguard.models.cifar import lenet5, resnet20, vgg16, wrn
@@ -18,7 +18,9 @@ from ipguard.models.imagenet import torchvision_classifier
 from ipguard.models.layers import count_parameters
 from ipguard.zoo import build_from_spec
 from train.module import apply_masks
+from train.plan import model_specs, stored_spec
 from train.postprocess import filter_pruning_masks, prunable_convs, weight_pruning_masks
+from train.schema import TrainConfig
 
 from conftest import compose_cfg
 
@@ -124,11 +126,9 @@ def test_resnet20_flops_before_and_after_filter_pruning():
 
 def test_every_model_config_builds_for_its_dataset(tmp_path):
     for dataset in ("cifar10", "cifar100", "fashion_mnist"):
-        cfg = compose_cfg("train", [f"dataset={dataset}"], tmp_path)
-        zoo = OmegaConf.to_container(cfg.zoo, resolve=True)
-        specs = [zoo["target"]["model"]] + [f["model"] for f in zoo["negatives"]["archs"].values()]
+        cfg = typed(compose_cfg("train", [f"dataset={dataset}"], tmp_path), TrainConfig)
         shape = tuple(cfg.dataset.input_shape)
-        for spec in specs:
+        for _, spec in model_specs(cfg.zoo):
             with torch.no_grad():
                 out = build_from_spec(spec).eval()(torch.rand(2, *shape))
             assert out.shape == (2, cfg.dataset.num_classes)
@@ -175,11 +175,9 @@ def test_imagenet_model_errors_name_the_choices():
 def test_every_imagenet_zoo_model_builds_without_weights(tmp_path):
     import torchvision.models as tvm
 
-    cfg = compose_cfg("train", ["dataset=imagenet"], tmp_path)
-    zoo = OmegaConf.to_container(cfg.zoo, resolve=True)
-    specs = [zoo["target"]["model"]] + [f["model"] for f in zoo["negatives"]["archs"].values()]
-    for spec in specs:
-        model = build_from_spec({**spec, "weights": None}).eval()
+    cfg = typed(compose_cfg("train", ["dataset=imagenet"], tmp_path), TrainConfig)
+    for _, spec in model_specs(cfg.zoo):
+        model = build_from_spec(stored_spec(spec)).eval()
         meta = tvm.get_model_weights(spec["arch"])[spec["preset"]].meta["num_params"]
         assert count_parameters(model.net)[0] == meta, spec["arch"]
         with torch.no_grad():

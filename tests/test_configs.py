@@ -31,19 +31,21 @@ def test_method_config_instantiates_ipguard():
 
 
 def test_train_config_builds_every_model_and_the_dataset(tmp_path):
-    cfg = compose_cfg("train", [], tmp_path)
-    zoo = OmegaConf.to_container(cfg.zoo, resolve=True)
-    from ipguard.zoo import build_from_spec
-
-    specs = [zoo["target"]["model"]] + [f["model"] for f in zoo["negatives"]["archs"].values()]
     import torch
 
-    for spec in specs:
+    from ipguard.config import typed
+    from ipguard.zoo import build_from_spec
+    from train.plan import model_specs
+    from train.schema import TrainConfig
+
+    cfg = typed(compose_cfg("train", [], tmp_path), TrainConfig)
+    for _, spec in model_specs(cfg.zoo):
         assert build_from_spec(spec)(torch.rand(2, 1, 8, 8)).shape == (2, 10)
     data = hydra.utils.call(cfg.dataset.loader)
     assert data.input_shape == (1, 8, 8) and len(data.train) + len(data.test) == 1797
-    assert zoo["negatives"]["same_arch"]["count"] == 20  # the quickstart default
-    assert zoo["positives"]["max_accuracy_loss"] == 0.03
+    assert len(data.train) == cfg.dataset.train_size
+    assert cfg.zoo.negatives.same_arch.count == 20  # the quickstart default
+    assert cfg.zoo.positives.max_accuracy_loss == 0.03
 
 
 def test_logger_defaults_to_offline(tmp_path, monkeypatch):

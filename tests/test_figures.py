@@ -1,12 +1,18 @@
-"""A small Figure 6 sweep on the tiny digits zoo with Hydra's basic launcher (2 values of k x
-2 combos, n=20), then the figures and tables rebuilt from it: every file exists, their numbers
-are the records' numbers, the W&B offline runs hold the same numbers, and a missing point is
-named in a warning while the figure still renders."""
+"""The paper's figures and tables (ipguard.figures, ipguard.paper).
+
+- A store made before the typed record (schema 1, a subset of a real digits run in
+  tests/data/figures_v1) gives Markdown and CSV tables byte-identical to those the old code
+  wrote from it (expected/, made by the code before the rebuild).
+- A sweep over two parameters (IPGuard k x lr) plots, per combo and k, the best over lr; Table 8
+  has the one-point row and the batching gain.
+- A small Figure 6 sweep on the tiny digits zoo with Hydra's basic launcher (2 values of k x 2
+  combos, n=20), then the figures and tables rebuilt from it: every file exists, their numbers
+  are the records' numbers, the W&B offline runs hold the same numbers, and a missing point is
+  named in a warning while the figure still renders."""
 
 from __future__ import annotations
 
 import csv
-import json
 import os
 import shutil
 import subprocess
@@ -18,6 +24,10 @@ from omegaconf import open_dict
 
 from ipguard.bench import run_bench
 from ipguard.figures import build_figures
+from ipguard.metrics import score
+from ipguard.paper.grid import expected_grid
+from ipguard.record import Extraction, Record, Setting, SuspectResult
+from ipguard.store import ResultsStore, read_records_dir
 from ipguard.wandb_records import find_run_file, read_summary
 from ipguard.zoo import load_zoo
 
@@ -25,16 +35,112 @@ from conftest import REPO, compose_cfg
 
 KS = ("1", "10")
 LABELS = ("random", "least_likely")
+FIXTURE = Path(__file__).resolve().parent / "data" / "figures_v1"
+
+
+def _figures(results: Path, zoo_dir: Path, out: Path, *overrides: str, wandb_dir: Path = None):
+    cfg = compose_cfg("figures", ["logger=none", *overrides], out.parent)
+    with open_dict(cfg):
+        cfg.results_dir = str(results)
+        cfg.zoo_dir = str(zoo_dir)
+        cfg.out_dir = str(out)
+        cfg.wandb_dir = str(wandb_dir or out.parent / "multirun")
+    return build_figures(cfg)
+
+
+def _csv(path: Path) -> list[dict]:
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
+# --------------------------------------------------------------------------- a schema-1 store
+def test_a_schema_1_store_gives_the_tables_the_old_code_gave(tmp_path):
+    report = _figures(FIXTURE / "results", tmp_path / "no-zoo", tmp_path / "out")
+    expected = sorted((FIXTURE / "expected").iterdir())
+    assert {p.suffix for p in expected} == {".md", ".csv"} and len(expected) == 14
+    for path in expected:
+        assert (tmp_path / "out" / path.name).read_bytes() == path.read_bytes(), path.name
+    for name in ("fig2-digits", "fig3", "fig4", "fig5", "fig6"):
+        assert (tmp_path / "out" / f"{name}.png").stat().st_size > 5000, name
+    assert any("Tables 1-2: no zoo" in w for w in report.warnings)
+    missing = [w for w in report.warnings if "missing" in w]
+    assert len(missing) == 4 and all("-m sweep=fig" in w for w in missing)
+
+
+def test_the_grid_comes_from_the_sweep_file():
+    values, combos, seeds = expected_grid("fig6", "k")
+    assert len(values) == 18 and 200 in values
+    assert combos == ["-TR", "-TL", "-RR", "-RL"] and seeds == []
+    assert expected_grid("no-such-sweep", "k") == ([], [], [])
+
+
+# --------------------------------------------------------------------------- two parameters
+def _record(method: str, k: float, lr: float, label: str, aruc: float, seconds: float = 1.0,
+            seed: int = 0) -> Record:
+    """A record whose ARUC is ``aruc`` (one positive at 0.4 + aruc, one negative at 0.4)."""
+    pos, neg = round(0.4 + aruc, 2), 0.4
+    setting = Setting("digits", method, {"k": k, "lr": lr}, "train", label, seed=seed)
+    suspects = [SuspectResult("ftll", "positive", "ftll", "small_cnn", 1, pos),
+                SuspectResult("same-1", "negative", "same_arch", "small_cnn", 2, neg)]
+    return Record(setting, score([pos], [neg]), 1.0, suspects,
+                  Extraction(seconds=seconds, device="cpu"))
 
 
 @pytest.fixture(scope="module")
+def two_params(tmp_path_factory) -> Path:
+    """IPGuard k x lr in fig6 (the best lr differs per k), its timing in table8 with the
+    one-point variant beside it."""
+    root = tmp_path_factory.mktemp("two-params") / "results"
+    fig6 = ResultsStore(root / "digits" / "fig6")
+    for label, shift in (("least_likely", 0.0), ("random", -0.1)):
+        for k, lr, aruc in ((1.0, 0.001, 0.3), (1.0, 0.01, 0.5), (3.0, 0.001, 0.55),
+                            (3.0, 0.01, 0.4)):
+            fig6.write(_record("ipguard", k, lr, label, aruc + shift))
+    table8 = ResultsStore(root / "digits" / "table8")
+    for seed, seconds in ((0, 1.0), (1, 1.2)):
+        table8.write(_record("ipguard", 3.0, 0.001, "least_likely", 0.55, seconds, seed))
+        table8.write(_record("ipguard_onepoint", 3.0, 0.001, "least_likely", 0.55,
+                             30 * seconds, seed))
+    return root
+
+
+def test_figure_6_plots_the_best_over_the_other_parameter(two_params, tmp_path):
+    report = _figures(two_params, tmp_path / "no-zoo", tmp_path / "out", "grid=records")
+    assert len(read_records_dir(two_params / "digits" / "fig6")) == 8  # one per setting
+    rows = _csv(tmp_path / "out" / "fig6-data.csv")
+    got = {(r["combo"], float(r["value"])): (round(float(r["aruc"]), 6), float(r["lr"]))
+           for r in rows}
+    assert got == ({("-TL", 1.0): (0.5, 0.01), ("-TL", 3.0): (0.55, 0.001),
+                                 ("-TR", 1.0): (0.4, 0.01), ("-TR", 3.0): (0.45, 0.001)})
+    assert "best setting over lr" in (tmp_path / "out" / "fig6-data.md").read_text()
+    assert not [w for w in report.warnings if "missing" in w]  # lr is not a missing point
+    (best,) = _csv(tmp_path / "out" / "table4.csv")
+    assert (best["combo"], float(best["value"]), best["key"]) == ("-TL", 3.0, "ipguard-TL-k=3-s0")
+    assert "0.55 (TL, k=3, lr=0.001)" in (tmp_path / "out" / "table4.md").read_text()
+
+
+def test_table_8_has_the_one_point_row_and_the_batching_gain(two_params, tmp_path):
+    _figures(two_params, tmp_path / "no-zoo", tmp_path / "out", "grid=records")
+    rows = {r["method"]: r for r in _csv(tmp_path / "out" / "table8.csv")}
+    assert list(rows) == ["ipguard", "ipguard_onepoint"]
+    assert float(rows["ipguard"]["seconds_mean"]) == pytest.approx(1.1)
+    assert float(rows["ipguard_onepoint"]["seconds_mean"]) == pytest.approx(33.0)
+    assert float(rows["ipguard_onepoint"]["gain"]) == pytest.approx(30.0)
+    text = (tmp_path / "out" / "table8.md").read_text()
+    assert "| IPGuard (one point) | 33 (±3)" in text
+    assert "Batching gain, IPGuard (one point) seconds over IPGuard seconds at the same " \
+        "setting: 30x on Digits." in text
+
+
+# --------------------------------------------------------------------------- a real sweep
+@pytest.fixture(scope="module")
 def sweep(tiny_zoo, tmp_path_factory) -> Path:
-    """Run the sweep as a user would (`python -m ipguard.bench -m +sweep=fig6 ...`)."""
+    """Run the sweep as a user would (`python -m ipguard.bench -m sweep=fig6 ...`)."""
     root = tmp_path_factory.mktemp("sweep")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     proc = subprocess.run(
-        [sys.executable, "-m", "ipguard.bench", "-m", "+sweep=fig6", "dataset=digits",
+        [sys.executable, "-m", "ipguard.bench", "-m", "sweep=fig6", "dataset=digits",
          f"method.k={','.join(KS)}", "init=train", f"label={','.join(LABELS)}", "n=20",
          "threads=1", f"paths.zoo_dir={tiny_zoo.parent}", f"paths.results_dir={root}/results",
          f"hydra.sweep.dir={root}/multirun"],
@@ -44,38 +150,27 @@ def sweep(tiny_zoo, tmp_path_factory) -> Path:
     return root
 
 
-def _records(root: Path) -> list[dict]:
-    files = sorted((root / "results/digits/fig6").glob("*.json"))
-    return [json.loads(p.read_text()) for p in files]
+def _records(root: Path) -> list[Record]:
+    return read_records_dir(root / "results/digits/fig6")
 
 
-def _figures(root: Path, zoo_dir: Path, out: Path, *overrides: str):
-    cfg = compose_cfg("figures", ["grid=records", "logger=none", *overrides], root)
-    with open_dict(cfg):
-        cfg.results_dir = str(root / "results")
-        cfg.zoo_dir = str(zoo_dir)
-        cfg.out_dir = str(out)
-        cfg.wandb_dir = str(root / "multirun")
-    return build_figures(cfg)
-
-
-def _csv(path: Path) -> list[dict]:
-    with open(path) as fh:
-        return list(csv.DictReader(fh))
+def _sweep_figures(root: Path, zoo_dir: Path, out: Path, *overrides: str):
+    return _figures(root / "results", zoo_dir, out, "grid=records", *overrides,
+                    wandb_dir=root / "multirun")
 
 
 @pytest.fixture(scope="module")
 def figures(sweep, tiny_zoo, tmp_path_factory):
-    return _figures(sweep, tiny_zoo.parent, tmp_path_factory.mktemp("figs"))
+    return _sweep_figures(sweep, tiny_zoo.parent, tmp_path_factory.mktemp("figs") / "out")
 
 
 def test_sweep_writes_one_keyed_record_per_point(sweep):
-    keys = sorted(r["key"] for r in _records(sweep))
-    assert keys == sorted(f"ipguard-T{c}-k={k}-s0" for k in KS for c in ("R", "L"))
+    keys = sorted(r.key for r in _records(sweep))
+    assert keys == sorted(f"ipguard-T{c}-k={k}-n20-s0" for k in KS for c in ("R", "L"))
     for record in _records(sweep):
-        assert record["sweep"] == "fig6" and record["n"] == 20
-        assert record["config"]["method"]["k"] == record["params"]["k"]
-        assert (Path(record["output_dir"]) / "results.json").is_file()
+        assert record.sweep == "fig6" and record.setting.n == 20
+        assert record.provenance.config["method"]["k"] == record.setting.params["k"]
+        assert (Path(record.provenance.output_dir) / "results.json").is_file()
 
 
 def test_every_figure_and_table_file_exists(figures):
@@ -90,39 +185,39 @@ def test_every_figure_and_table_file_exists(figures):
     assert (out / "README.md").is_file()
     # the complete grid draws without a missing-point warning; absent sweeps are named
     assert not [w for w in figures.warnings if "missing" in w]
-    assert any("Figure 3" in w and "+sweep=fig3" in w for w in figures.warnings)
+    assert any("Figure 3" in w and "-m sweep=fig3" in w for w in figures.warnings)
 
 
 def test_table4_aruc_is_the_best_record(figures, sweep):
     records = _records(sweep)
-    best = max(records, key=lambda r: r["aruc"])
+    best = max(records, key=lambda r: r.aruc)
     (row,) = [r for r in _csv(figures.out_dir / "table4.csv") if r["method"] == "ipguard"]
-    assert float(row["aruc"]) == best["aruc"]
-    assert max(r["aruc"] for r in records if r["key"] == row["key"]) == best["aruc"]
-    assert f"{best['aruc']:.2f}" in (figures.out_dir / "table4.md").read_text()
+    assert float(row["aruc"]) == best.aruc
+    assert max(r.aruc for r in records if r.key == row["key"]) == best.aruc
+    assert f"{best.aruc:.2f}" in (figures.out_dir / "table4.md").read_text()
 
 
 def test_figure_and_matching_rate_tables_hold_the_records_numbers(figures, sweep):
-    records = {r["key"]: r for r in _records(sweep)}
+    records = {r.key: r for r in _records(sweep)}
     for row in _csv(figures.out_dir / "fig6-data.csv"):  # every point plotted
-        key = f"ipguard{row['combo']}-k={float(row['value']):g}-s0"
-        assert float(row["aruc"]) == records[key]["aruc"]
+        key = f"ipguard{row['combo']}-k={float(row['value']):g}-n20-s0"
+        assert float(row["aruc"]) == records[key].aruc
     assert len(_csv(figures.out_dir / "fig6-data.csv")) == len(records)
 
     rows = _csv(figures.out_dir / "table5-7-digits.csv")
     record = records[rows[0]["key"]]
-    rate = {s["name"]: s["matching_rate"] for s in record["suspects"]}
+    rate = {s.name: s.matching_rate for s in record.suspects}
     for row in rows:
         members = row["members"].split(",")
         assert float(row["min"]) == min(rate[m] for m in members)
         assert float(row["max"]) == max(rate[m] for m in members)
-    positives = [s["name"] for s in record["suspects"] if s["role"] == "positive"]
+    positives = [s.name for s in record.suspects if s.role == "positive"]
     assert sorted(r["members"] for r in rows if r["role"] == "positive") == sorted(positives)
     negatives = {m for r in rows if r["role"] == "negative" for m in r["members"].split(",")}
-    assert negatives == {s["name"] for s in record["suspects"] if s["role"] == "negative"}
+    assert negatives == {s.name for s in record.suspects if s.role == "negative"}
 
     (t8,) = _csv(figures.out_dir / "table8.csv")
-    assert float(t8["seconds_mean"]) == record["extraction"]["seconds"]
+    assert float(t8["seconds_mean"]) == record.extraction.seconds
 
 
 def test_zoo_tables_count_the_members(figures, tiny_zoo):
@@ -138,22 +233,24 @@ def test_zoo_tables_count_the_members(figures, tiny_zoo):
 
 def test_wandb_offline_runs_hold_the_same_numbers(sweep, figures, tmp_path):
     for record in _records(sweep):
-        summary = read_summary(find_run_file(Path(record["output_dir"]) / "wandb"))
+        summary = read_summary(find_run_file(Path(record.provenance.output_dir) / "wandb"))
         for key in ("aruc", "auc", "gap"):
-            assert summary[key] == record[key], key
-        assert summary["extraction_seconds"] == record["extraction"]["seconds"]
+            assert summary[key] == getattr(record, key), key
+        assert summary["extraction_seconds"] == record.extraction.seconds
     # the tables rebuilt from the .wandb files equal those from the local store
-    again = _figures(sweep, Path("/nonexistent"), tmp_path, "source=wandb_offline")
+    again = _sweep_figures(sweep, Path("/nonexistent"), tmp_path / "out",
+                           "source=wandb_offline")
     for name in ("table4.csv", "fig6-data.csv", "table5-7-digits.csv"):
-        assert (tmp_path / name).read_text() == (figures.out_dir / name).read_text(), name
+        assert (tmp_path / "out" / name).read_text() == \
+            (figures.out_dir / name).read_text(), name
     assert any("Tables 1-2" in w for w in again.warnings)  # no zoo given: named, not fatal
 
 
 def test_missing_point_still_renders_and_is_named(sweep, tiny_zoo, tmp_path):
     root = tmp_path / "partial"
     shutil.copytree(sweep / "results", root / "results")
-    (root / "results/digits/fig6/ipguard-TL-k=10-s0.json").unlink()
-    report = _figures(root, tiny_zoo.parent, tmp_path / "out")
+    (root / "results/digits/fig6/ipguard-TL-k=10-n20-s0.json").unlink()
+    report = _sweep_figures(root, tiny_zoo.parent, tmp_path / "out")
     assert (tmp_path / "out/fig6.png").stat().st_size > 5000
     (warning,) = [w for w in report.warnings if "missing" in w]
     assert "IPGuard-TL k=10" in warning and "1 sweep point" in warning
@@ -161,7 +258,7 @@ def test_missing_point_still_renders_and_is_named(sweep, tiny_zoo, tmp_path):
 
 
 def test_best_setting_rerun_reproduces_the_best_record(sweep, tiny_zoo, tmp_path):
-    best = max(_records(sweep), key=lambda r: r["aruc"])
+    best = max(_records(sweep), key=lambda r: r.aruc)
     cfg = compose_cfg("bench", ["n=20", "logger=none", "store.sweep=tables5-7",
                                 "store.best_from=[fig6]", "method.k=0.5", "label=random"],
                       tmp_path)
@@ -170,8 +267,9 @@ def test_best_setting_rerun_reproduces_the_best_record(sweep, tiny_zoo, tmp_path
         cfg.paths.zoo_dir = str(tiny_zoo.parent)
         cfg.store.root = str(sweep / "results" / "digits")
         cfg.store.dir = str(tmp_path / "tables5-7")
-    record = run_bench(cfg)
-    assert record["params"]["k"] == best["params"]["k"] and record["combo"] == best["combo"]
-    assert record["aruc"] == best["aruc"]  # CPU extraction is deterministic
-    assert [s["matching_rate"] for s in record["suspects"]] == \
-        [s["matching_rate"] for s in best["suspects"]]
+    record = run_bench(cfg).record
+    assert record.setting.params["k"] == best.setting.params["k"]
+    assert record.combo == best.combo
+    assert record.aruc == best.aruc  # CPU extraction is deterministic
+    assert [s.matching_rate for s in record.suspects] == \
+        [s.matching_rate for s in best.suspects]

@@ -241,7 +241,7 @@ def test_invalid_hyper_parameters_raise_config_errors(bad):
 @pytest.mark.parametrize("name, cls, override", [
     ("random", Random, "method.seed=3"), ("fgsm", FGSM, "method.eps=0.05"),
     ("igsm", IGSM, "method.eps=0.05"), ("cw_l2", CWL2, "method.k=2.0"),
-    ("ipguard", IPGuard, "method.k=2.0"),
+    ("ipguard", IPGuard, "method.k=2.0"), ("ipguard_onepoint", OnePointIPGuard, "method.k=2.0"),
 ])
 def test_method_config_group_instantiates_each_method(name, cls, override):
     cfg = compose_cfg("bench", [f"method={name}", override, "init=random", "label=random"])
@@ -305,43 +305,20 @@ def test_extract_runs_every_method_under_each_combo_with_consistent_stats(init, 
             assert torch.all(s["iterations"] == 0)
 
 
-# ---- Table 8 benchmark (the script itself is not a timed test) ---------------------------
+# ---- what each method declares (tables and figures read only this) ------------------------
 
-def test_efficiency_benchmark_times_each_method_on_the_same_starts(tmp_path, capsys):
-    from ipguard.efficiency import run_efficiency
-    from ipguard.io import read_json
+def test_every_method_declares_its_paper_name_swept_parameter_and_tuning():
+    from ipguard.methods import METHODS, math_name, method_order, paper_name, swept_param
 
-    cfg = compose_cfg("efficiency", [
-        "n=6", "threads=1", "targets=[digits,resnet20]", "target.digits.epochs=1",
-        "target.digits.methods=[random,fgsm,ipguard,ipguard_onepoint]",
-        "methods.ipguard.max_iter=5",
-        "target.resnet20.methods=[fgsm,ipguard_cap,ipguard_onepoint_cap]",
-        "target.resnet20.override.ipguard_cap.max_iter=2",
-        "target.resnet20.override.ipguard_onepoint_cap.max_iter=2",
-        f"output={tmp_path / 'eff.json'}",
-    ], tmp_path)
-    record = run_efficiency(cfg)
-    saved = read_json(tmp_path / "eff.json")
-    assert saved["schema"] == "ipguard.efficiency/1" and saved["threads"] == 1
-    digits, resnet = saved["targets"]["digits"], saved["targets"]["resnet20"]
-    assert [r["key"] for r in digits["rows"]] == ["random", "fgsm", "ipguard", "ipguard_onepoint"]
-    assert digits["combo"] == "-TL" and resnet["combo"] == "-RL"
-    rows = {r["key"]: r for r in digits["rows"]}
-    # the one-point baseline solves the same problem: same iterations, same success
-    assert rows["ipguard"]["total_iterations"] == rows["ipguard_onepoint"]["total_iterations"]
-    assert rows["ipguard"]["params"]["max_iter"] == 5
-    assert set(digits["ratios"]) == {"batching_gain"}
-    cap = {r["key"]: r for r in resnet["rows"]}
-    assert cap["ipguard_cap"]["total_iterations"] == 6 * 2  # k out of reach: all to the cap
-    assert cap["ipguard_onepoint_cap"]["total_iterations"] == 6 * 2
-    assert resnet["ratios"]["batching_gain_at_cap"] > 0
-    assert record["targets"]["digits"]["rows"][0]["seconds"] >= 0
-    assert "Table 8 on digits" in capsys.readouterr().out
-
-
-def test_efficiency_rejects_unknown_targets(tmp_path):
-    from ipguard.efficiency import run_efficiency
-
-    cfg = compose_cfg("efficiency", ["targets=[cifar]"], tmp_path)
-    with pytest.raises(ConfigError, match="targets"):
-        run_efficiency(cfg)
+    assert list(METHODS)[:5] == ["random", "fgsm", "igsm", "cw_l2", "ipguard"]  # paper order
+    assert [paper_name(m) for m in METHODS] == ["Random", "FGSM", "IGSM", "CW-L2", "IPGuard",
+                                                "IPGuard (one point)"]
+    assert {m: swept_param(m) for m in METHODS} == {
+        "random": None, "fgsm": "eps", "igsm": "eps", "cw_l2": "k", "ipguard": "k",
+        "ipguard_onepoint": "k"}
+    assert math_name("cw_l2") == r"CW-$L_2$" and math_name("ipguard") == "IPGuard"
+    assert OnePointIPGuard.tuning_name() == "ipguard" and IPGuard.tuning_name() == "ipguard"
+    for name, cls in METHODS.items():
+        assert cls.name == name and set(cls.defaults()) == set(cls().params())
+    assert swept_param("mine", {"alpha": 1}) == "alpha" and paper_name("mine") == "mine"
+    assert method_order("mine") > method_order("ipguard_onepoint")

@@ -33,7 +33,7 @@ MODULE_WRITERS = {("torch", "save"), ("np", "save"), ("numpy", "save"), ("np", "
 ALLOWED = {
     ("ipguard/io.py", "atomic_write"): "the atomic writer itself",
     ("ipguard/models/forest.py", "save"): "TreeEnsemble.save is only called with atomic_write's "
-                                          "temporary file (train/build.py)",
+                                          "temporary file (ipguard.zoo.save_member)",
 }
 
 

@@ -41,7 +41,7 @@ def _error_lines(err: str) -> list[str]:
 
 
 @pytest.mark.parametrize("name, expected", [
-    ("bad_k", "error: invalid method.k=-3: k must be >= 0"),
+    ("bad_k", "error: invalid method.k=-3.0: k must be >= 0"),
     ("missing_zoo", "error: no zoo at "),
     ("negative_count", "error: invalid zoo.negatives.same_arch.count=-1: a member count is an "
                        "integer >= 0"),

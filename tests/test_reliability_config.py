@@ -1,16 +1,25 @@
-"""Config validation (issue 7, item 1): each bad value gives one line naming the field, the bad
-value and the valid choices, before any data, model, zoo or W&B run is touched."""
+"""Config validation (issue 7, item 1; issue 11, item 2): each bad value gives one line naming
+the field, the bad value and the valid choices, before any data, model, zoo or W&B run is
+touched. Types and choices are checked while Hydra composes (the schemas), ranges when the
+config becomes typed (``__post_init__``), the rest by ipguard.checks / ipguard.targets."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import torch
 
+from ipguard.bench import check_bench, run_bench, with_best_setting
+from ipguard.config import CONF_DIR, typed
 from ipguard.errors import ConfigError, IPGuardError
-from ipguard.validation import check_bench_config, check_train_config
-from train.build import SELECTIONS
+from ipguard.schema import BenchConfig
+from train.schema import TrainConfig
 
 from conftest import compose_cfg
+
+METHODS = sorted(p.stem for p in (CONF_DIR / "method").glob("*.yaml"))
+DATASETS = sorted(p.stem for p in (CONF_DIR / "dataset").glob("*.yaml"))
 
 
 def _one_line(exc: pytest.ExceptionInfo, *parts: str) -> None:
@@ -20,8 +29,19 @@ def _one_line(exc: pytest.ExceptionInfo, *parts: str) -> None:
         assert part in text, f"{part!r} not in {text!r}"
 
 
+def _check_bench(tmp_path, overrides: list[str]) -> None:
+    check_bench(typed(compose_cfg("bench", overrides, tmp_path), BenchConfig))
+
+
+def _check_train(tmp_path, overrides: list[str]) -> None:
+    from train.zoo import check_train
+
+    check_train(typed(compose_cfg("train", overrides, tmp_path), TrainConfig))
+
+
 BENCH = [  # override, field named, bad value shown, valid choices shown
     ("method.k=-3", "method.k", "-3", ">= 0"),
+    ("method.k=abc", "method.k", "'abc'", "number"),
     ("method=fgsm method.eps=0", "method.eps", "0", "(0, 1]"),
     ("method=fgsm method.eps=1.5", "method.eps", "1.5", "(0, 1]"),
     ("method=igsm method.eps=-0.1", "method.eps", "-0.1", "(0, 1]"),
@@ -40,68 +60,112 @@ BENCH = [  # override, field named, bad value shown, valid choices shown
     ("suspects.max_wp_p=2", "suspects.max_wp_p", "2", "[0, 1]"),
     ("seed=-1", "seed", "-1", ">= 0"),
     ("store.sweep=a/b", "store.sweep", "'a/b'", "plain folder name"),
+    ("store.best_from=[.x]", "store.best_from[0]", "'.x'", "plain folder name"),
     ("device=tpu", "device", "'tpu'", "cpu, cuda"),
     ("threads=0", "threads", "0", ">= 1"),
+    ("force=maybe", "force", "'maybe'", "true or false"),
     ("logger=wandb logger.mode=sometimes", "logger.mode", "'sometimes'",
-     "['online', 'offline', 'disabled']"),
+     "['disabled', 'offline', 'online']"),
+    ("logger.init_timeout=0", "logger.init_timeout", "0", "> 0"),
     ("method._target_=ipguard.methods.Nope", "method._target_", "Nope", "IPGuard"),
     ("method._target_=os.system", "method._target_", "os.system", "ipguard.methods."),
     ("+method.foo=1", "method", "foo", "takes"),
+    ("dataset.input_shape=[1,8]", "dataset.input_shape", "[1, 8]", "[channels, height, width]"),
 ]
 
 
 @pytest.mark.parametrize("override, field, value, valid", BENCH)
 def test_bad_bench_value_is_one_line_naming_field_value_and_choices(tmp_path, override, field,
                                                                     value, valid):
-    cfg = compose_cfg("bench", override.split(), tmp_path)
     with pytest.raises(ConfigError) as exc:
-        check_bench_config(cfg)
+        _check_bench(tmp_path, override.split())
     _one_line(exc, f"invalid {field}=", value, valid)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_cuda_without_a_gpu_is_refused_before_work(tmp_path):
     with pytest.raises(ConfigError) as exc:
-        check_bench_config(compose_cfg("bench", ["device=cuda"], tmp_path))
+        _check_bench(tmp_path, ["device=cuda"])
     _one_line(exc, "device='cuda'", "no CUDA device", "device=cpu")
 
 
 def test_bad_paths_are_named(tmp_path):
     a_file = tmp_path / "file"
     a_file.write_text("x")
-    cfg = compose_cfg("bench", [f"zoo_dir={a_file}"], tmp_path)
     with pytest.raises(ConfigError) as exc:
-        check_bench_config(cfg)
+        _check_bench(tmp_path, [f"zoo_dir={a_file}"])
     _one_line(exc, "zoo_dir=", str(a_file), "must be a folder")
-    cfg = compose_cfg("bench", [f"paths.results_dir={a_file}/results"], tmp_path)
     with pytest.raises(ConfigError) as exc:
-        check_bench_config(cfg)
+        _check_bench(tmp_path, [f"paths.results_dir={a_file}/results"])
     _one_line(exc, "store.dir=", "is a file, not a folder")
 
 
-def test_every_shipped_bench_config_passes(tmp_path):
-    """No false alarms: every method and dataset config the suite ships is valid."""
-    for method in ("ipguard", "fgsm", "igsm", "cw_l2", "random"):
-        for dataset in ("digits", "cifar10", "cifar100", "fashion_mnist"):
-            check_bench_config(compose_cfg("bench", [f"method={method}",
-                                                     f"dataset={dataset}"], tmp_path))
-    check_bench_config(compose_cfg("bench", ["dataset=imagenet", "init=random"], tmp_path))
-    check_bench_config(compose_cfg("bench", ["dataset=imagenet"], tmp_path))  # no folder given
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_every_shipped_bench_config_passes(tmp_path, method, dataset):
+    """No false alarms: every method and dataset config in conf/ is valid together (ImageNet
+    with no folder given as well)."""
+    _check_bench(tmp_path, [f"method={method}", f"dataset={dataset}"])
 
 
-def test_bench_checks_before_touching_the_zoo(tmp_path):
-    """run_bench refuses a bad value before it looks for the zoo (which is missing here) or
-    extracts anything."""
-    from ipguard.bench import run_bench
-
-    cfg = compose_cfg("bench", ["method.k=-3", "logger=none"], tmp_path)
-    with pytest.raises(Exception) as exc:  # noqa: B017 - Hydra may wrap it; see below
+@pytest.mark.parametrize("override, message", [
+    ("device=tpu", "invalid device='tpu'"),
+    ("seed=-1", "invalid seed=-1"),
+    ("threads=0", "invalid threads=0"),
+    ("method.k=-3", "invalid method.k=-3"),
+    ("+method.foo=1", "invalid method="),
+])
+def test_run_bench_refuses_before_wandb_data_or_zoo(tmp_path, override, message):
+    """No zoo exists under tmp_path: a ConfigError (not MissingZooError) proves the check
+    comes first, and no W&B run folder or results proves it comes before the tracker."""
+    cfg = compose_cfg("bench", ["n=5", *override.split()], tmp_path)
+    with pytest.raises(ConfigError) as exc:
         run_bench(cfg)
-    err: BaseException | None = exc.value  # what friendly_errors prints: the ConfigError
-    while err is not None and not isinstance(err, ConfigError):
-        err = err.__cause__ or err.__context__
-    assert err is not None and str(err).startswith("invalid method.k=-3")
-    assert not list(tmp_path.rglob("*.safetensors")) and not (tmp_path / "results").exists()
+    assert str(exc.value).startswith(message)
+    assert not (tmp_path / "out" / "wandb").exists() and not (tmp_path / "results").exists()
+    assert not list(tmp_path.rglob("*.safetensors"))
+
+
+def test_wandb_init_timeout_reaches_the_tracker(tmp_path, monkeypatch):
+    import ipguard.bench as bench
+
+    seen = {}
+
+    class Spy:
+        def __init__(self, **kwargs):
+            seen.update(kwargs)
+            raise RuntimeError("stop here")
+
+    monkeypatch.setattr(bench, "Tracker", Spy)
+    cfg = compose_cfg("bench", ["logger=wandb", "logger.init_timeout=7", "n=5"], tmp_path)
+    with pytest.raises(RuntimeError, match="stop here"):
+        bench.run_bench(cfg)
+    assert seen["init_timeout"] == 7.0
+
+
+def _stored_best(tmp_path, params: dict) -> None:
+    """A record in results/digits/fig6 naming ``params`` as IPGuard's best setting (as a
+    results folder received from someone else might)."""
+    folder = tmp_path / "results" / "digits" / "fig6"
+    folder.mkdir(parents=True)
+    (folder / "ipguard-TL-k=3-s0.json").write_text(json.dumps({
+        "schema": "ipguard.results/1", "key": "ipguard-TL-k=3-s0", "dataset": "digits",
+        "method": "ipguard", "params": params, "init": "train", "label": "least_likely",
+        "seed": 0, "aruc": 0.9, "metrics": {}, "suspects": [], "extraction": {}}))
+
+
+def test_a_stored_best_setting_is_validated_too(tmp_path):
+    _stored_best(tmp_path, {"k": -5.0, "lr": 0.001, "max_iter": 1000})
+    cfg = compose_cfg("bench", ["n=5", "logger=none", "store.best_from=[fig6]"], tmp_path)
+    with pytest.raises(ConfigError, match=r"invalid method\.k=-5\.0"):
+        run_bench(cfg)
+
+
+def test_a_stored_best_setting_cannot_replace_the_method_class(tmp_path):
+    _stored_best(tmp_path, {"_target_": "os.system", "k": 2.0})
+    cfg = compose_cfg("bench", ["store.best_from=[fig6]"], tmp_path)
+    best = with_best_setting(typed(cfg, BenchConfig))
+    assert best.method["_target_"] == "ipguard.methods.IPGuard" and best.method["k"] == 2.0
 
 
 TRAIN = [
@@ -113,7 +177,7 @@ TRAIN = [
     ("zoo.target.recipe.optimizer=rmsprop", "zoo.target.recipe.optimizer", "'rmsprop'",
      "['adam', 'sgd']"),
     ("zoo.positives.finetune.rtal.schedule=step", "zoo.positives.finetune.rtal.schedule",
-     "'step'", "['cosine', 'constant']"),
+     "'step'", "['constant', 'cosine']"),
     ("zoo.positives.wp.step=1.5", "zoo.positives.wp.step", "1.5", "(0, 1)"),
     ("zoo.positives.fp.largest=0", "zoo.positives.fp.largest", "0", "(0, 1)"),
     ("zoo.positives.max_accuracy_loss=3", "zoo.positives.max_accuracy_loss", "3", "[0, 1]"),
@@ -133,25 +197,23 @@ TRAIN = [
 def test_bad_zoo_value_is_one_line_before_any_training(tmp_path, override, field, value, valid):
     from train.zoo import build_zoo
 
-    cfg = compose_cfg("train", [override], tmp_path)
     with pytest.raises(ConfigError) as exc:
-        check_train_config(cfg, SELECTIONS)
+        _check_train(tmp_path, [override])
     _one_line(exc, f"invalid {field}=", value, valid)
-    with pytest.raises(ConfigError):
-        build_zoo(cfg)
+    with pytest.raises(ConfigError):  # the entry point's own path refuses it as well
+        build_zoo(compose_cfg("train", [override], tmp_path))
     assert not (tmp_path / "zoo").exists()  # nothing trained, nothing written
 
 
 def test_unknown_torchvision_architecture_is_refused_without_downloading(tmp_path):
-    cfg = compose_cfg("train", ["dataset=imagenet", "zoo.target.model.arch=resnet51"], tmp_path)
     with pytest.raises(ConfigError) as exc:
-        check_train_config(cfg, SELECTIONS)
+        _check_train(tmp_path, ["dataset=imagenet", "zoo.target.model.arch=resnet51"])
     _one_line(exc, "zoo.target.model.arch='resnet51'", "list_models")
 
 
-def test_every_shipped_zoo_config_passes(tmp_path):
-    for dataset in ("digits", "cifar10", "cifar100", "fashion_mnist", "imagenet"):
-        check_train_config(compose_cfg("train", [f"dataset={dataset}"], tmp_path), SELECTIONS)
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_every_shipped_zoo_config_passes(tmp_path, dataset):
+    _check_train(tmp_path, [f"dataset={dataset}"])
 
 
 def test_config_error_is_an_ipguard_error_and_a_value_error():

@@ -20,12 +20,11 @@ POINTS = ["1", "2", "3"]
 SWEEP = ["-m", f"method.k={','.join(POINTS)}", *QUICK_BENCH]
 
 
-def _numbers(record: dict) -> dict:
+def _numbers(record) -> dict:
     """What a record says about the sweep point (not when or where it ran)."""
-    return {"key": record["key"], "aruc": record["aruc"], "auc": record["auc"],
-            "gap": record["gap"], "effectiveness": record["effectiveness"],
-            "rates": [(s["name"], s["matching_rate"]) for s in record["suspects"]],
-            "points": record["extraction"]["points"]}
+    return {"key": record.key, "setting": record.setting.to_json(), "aruc": record.aruc,
+            "auc": record.auc, "gap": record.gap, "effectiveness": record.effectiveness,
+            "suspects": record.suspects, "points": record.extraction.points}
 
 
 def test_sweep_killed_mid_way_and_rerun_gives_the_clean_records(tmp_path):
@@ -36,7 +35,7 @@ def test_sweep_killed_mid_way_and_rerun_gives_the_clean_records(tmp_path):
     for k in POINTS:  # the clean sweep, point by point in-process
         run_bench(compose_cfg("bench", [*QUICK_BENCH, f"method.k={k}", f"zoo_dir={zoo}"], clean))
     expected = [_numbers(r) for r in read_records_dir(clean / "results" / "digits" / "adhoc")]
-    assert [r["key"] for r in expected] == [f"ipguard-TL-k={k}-s0" for k in POINTS]
+    assert [r["key"] for r in expected] == [f"ipguard-TL-k={k}-n10-s0" for k in POINTS]
 
     root = tmp_path / "killed"
     copy_zoo(root)

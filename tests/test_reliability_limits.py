@@ -12,8 +12,11 @@ import pytest
 from test_reliability_common import MICRO_ZOO, QUICK_BENCH, micro_zoo
 
 import ipguard.runtime as runtime
+from ipguard.bench import check_bench
+from ipguard.checks import check_extraction_memory
+from ipguard.config import typed
 from ipguard.errors import IPGuardError
-from ipguard.validation import check_bench_config, check_bench_memory
+from ipguard.schema import BenchConfig
 
 from conftest import compose_cfg
 
@@ -27,29 +30,30 @@ def test_available_memory_is_read_from_the_kernel():
     assert avail is not None and 0 < avail <= total
 
 
+def _memory(tmp_path, overrides: list[str], available: int) -> None:
+    cfg = typed(compose_cfg("bench", overrides, tmp_path), BenchConfig)
+    check_extraction_memory(cfg.n, cfg.dataset, str(cfg.init), available)
+
+
 def test_imagenet_init_train_would_stack_719_gib_and_fails_early(tmp_path):
-    cfg = compose_cfg("bench", ["dataset=imagenet", "init=train",
-                                "dataset.loader.root=/data/imagenet"], tmp_path)
     with pytest.raises(IPGuardError) as exc:
-        check_bench_memory(cfg, available=64 * GB)
+        _memory(tmp_path, ["dataset=imagenet", "init=train", "dataset.loader.root=/data/imagenet"],
+                available=64 * GB)
     text = str(exc.value)
     assert "\n" not in text and "needs about 718.9 GiB" in text and "64.0 GiB is available" in text
     assert "init=train stacks 1281167 training images" in text and "init=random" in text
     # the advice works: a per-class subset, or random starts, fit
-    check_bench_memory(compose_cfg("bench", ["dataset=imagenet", "init=train",
-                                             "dataset.loader.root=/data/imagenet",
-                                             "dataset.loader.train_per_class=10"], tmp_path),
-                       available=64 * GB)
-    check_bench_memory(compose_cfg("bench", ["dataset=imagenet", "init=random"], tmp_path),
-                       available=64 * GB)
+    _memory(tmp_path, ["dataset=imagenet", "init=train", "dataset.loader.root=/data/imagenet",
+                       "dataset.loader.train_per_class=10"], available=64 * GB)
+    _memory(tmp_path, ["dataset=imagenet", "init=random"], available=64 * GB)
 
 
 def test_bench_config_check_includes_memory(tmp_path, monkeypatch):
     monkeypatch.setattr(runtime, "available_memory", lambda: 100 * 1024)
     with pytest.raises(IPGuardError, match=r"extracting 100 points on digits needs about"):
-        check_bench_config(compose_cfg("bench", [], tmp_path))
+        check_bench(typed(compose_cfg("bench", [], tmp_path), BenchConfig))
     monkeypatch.setattr(runtime, "available_memory", lambda: 64 * 1024 * 1024)
-    check_bench_config(compose_cfg("bench", [], tmp_path))
+    check_bench(typed(compose_cfg("bench", [], tmp_path), BenchConfig))
 
 
 def test_zoo_that_would_not_fit_fails_before_training(tmp_path, monkeypatch):
@@ -68,11 +72,11 @@ def test_zoo_that_would_not_fit_fails_before_training(tmp_path, monkeypatch):
 def test_cifar_zoo_estimate_is_the_right_size(tmp_path):
     """The estimate counts what dominates: CIFAR-100's splits as float32 and the VGG16-BN
     negative (14.7 M parameters) being trained with Adam: about 1.6 GB."""
-    from omegaconf import OmegaConf
     from torch.utils.data import TensorDataset
 
     from ipguard.data import ImageData
     from train.build import ZooBuilder
+    from train.schema import TrainConfig
 
     class Sized(TensorDataset):
         def __init__(self, n: int) -> None:
@@ -81,8 +85,7 @@ def test_cifar_zoo_estimate_is_the_right_size(tmp_path):
         def __len__(self) -> int:
             return self.n
 
-    zoo = OmegaConf.to_container(compose_cfg("train", ["dataset=cifar100"], tmp_path).zoo,
-                                 resolve=True)
+    zoo = typed(compose_cfg("train", ["dataset=cifar100"], tmp_path), TrainConfig).zoo
     data = ImageData("cifar100", 100, (3, 32, 32), Sized(50000), Sized(10000))
     need = ZooBuilder(zoo, data, tmp_path).check_memory("all", available=64 * GB)
     assert 1.4e9 < need < 1.9e9
@@ -107,6 +110,7 @@ def test_verification_holds_one_suspect_at_a_time(tmp_path, monkeypatch):
         return classifier
 
     monkeypatch.setattr(Member, "load_classifier", counted)
-    record = run_bench(compose_cfg("bench", [*QUICK_BENCH, f"zoo_dir={micro_zoo()}"], tmp_path))
-    assert len(record["suspects"]) == 9
+    record = run_bench(compose_cfg("bench", [*QUICK_BENCH, f"zoo_dir={micro_zoo()}"],
+                                   tmp_path)).record
+    assert len(record.suspects) == 9
     assert most[0] == 1

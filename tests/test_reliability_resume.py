@@ -43,7 +43,7 @@ def test_interrupted_training_resumes_from_its_checkpoint_bit_for_bit(tmp_path, 
         epochs.append(trainer.current_epoch)
 
     tm.LastCheckpoint.on_train_epoch_end = count
-    caplog.set_level("INFO", logger="train.build")
+    caplog.set_level("INFO", logger="train.fit")
     try:
         build_zoo(cfg)
     finally:
@@ -83,7 +83,7 @@ def test_checkpoint_of_another_recipe_is_not_resumed(tmp_path, caplog):
         finally:
             tm.LastCheckpoint.on_train_epoch_end = original
 
-    caplog.set_level("WARNING", logger="train.build")
+    caplog.set_level("WARNING", logger="train.fit")
     with pytest.raises(RuntimeError):
         run([], crash_at=2)
     epochs.clear()

@@ -130,7 +130,7 @@ def test_a_pickled_lightning_checkpoint_is_not_resumed(tmp_path, caplog):
     ckpt.parent.mkdir(parents=True)
     torch.save({"state_dict": {}, "epoch": 1, "callbacks": {"LastCheckpoint": Payload(marker)}},
                ckpt)
-    caplog.set_level("WARNING", logger="train.build")
+    caplog.set_level("WARNING", logger="train.fit")
     build_zoo(compose_cfg("train", [*MICRO_ZOO, "member=target"], tmp_path))
     assert "cannot be resumed" in caplog.text and "UnpicklingError" in caplog.text
     assert not marker.exists()

@@ -22,16 +22,16 @@ def _bench(tmp_path, caplog, extra=()):
     zoo = copy_zoo(tmp_path)
     cfg = compose_cfg("bench", [*BENCH, f"zoo_dir={zoo}", *extra], tmp_path)
     caplog.set_level(logging.WARNING, logger="ipguard.tracking")
-    record = run_bench(cfg)
+    record = run_bench(cfg).record
     stored = read_records_dir(tmp_path / "results" / "digits" / "adhoc")
     return record, stored
 
 
-def _complete(record: dict, stored: list[dict]) -> None:
+def _complete(record, stored) -> None:
     """The local results are all there: the store's record is the job's, with every suspect."""
-    assert len(stored) == 1 and stored[0]["key"] == record["key"] == "ipguard-TL-k=3-s0"
-    assert 0.0 <= stored[0]["aruc"] <= 1.0 and len(stored[0]["suspects"]) == 9
-    assert stored[0]["aruc"] == record["aruc"]
+    assert len(stored) == 1 and stored[0].key == record.key == "ipguard-TL-k=3-n10-s0"
+    assert 0.0 <= stored[0].aruc <= 1.0 and len(stored[0].suspects) == 9
+    assert stored[0].to_json() == record.to_json()
 
 
 def test_wandb_that_cannot_start_leaves_local_results_complete(tmp_path, caplog, monkeypatch):
@@ -43,7 +43,7 @@ def test_wandb_that_cannot_start_leaves_local_results_complete(tmp_path, caplog,
     monkeypatch.setattr(wandb, "init", no_network)
     record, stored = _bench(tmp_path, caplog)
     _complete(record, stored)
-    assert record["wandb"] is None
+    assert record.provenance.wandb is None
     assert "W&B init failed (ConnectionError: network is unreachable)" in caplog.text
     assert "local results are unaffected" in caplog.text
 
@@ -93,4 +93,4 @@ def test_offline_run_is_complete_on_disk_for_a_later_sync(tmp_path, caplog):
     exits = [r.exit.exit_code for r in read_records(run_file)
              if r.WhichOneof("record_type") == "exit"]
     assert exits == [0]  # finished: `wandb sync <run folder>` uploads it as it is
-    assert read_summary(run_file)["aruc"] == pytest.approx(record["aruc"])
+    assert read_summary(run_file)["aruc"] == pytest.approx(record.aruc)

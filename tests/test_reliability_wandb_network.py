@@ -28,5 +28,6 @@ def test_online_wandb_with_no_server_does_not_fail_or_hang(tmp_path):
     assert "W&B init failed" in logged and "local results are unaffected" in logged
     assert logged.count("W&B") == 1, logged[-3000:]  # one warning, not one per call
     records = read_records_dir(tmp_path / "results" / "digits" / "adhoc")
-    assert [r["key"] for r in records] == ["ipguard-TL-k=3-s0"] and records[0]["wandb"] is None
+    assert [r.key for r in records] == ["ipguard-TL-k=3-n10-s0"]
+    assert records[0].provenance.wandb is None
     assert "ARUC =" in out

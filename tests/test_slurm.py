@@ -400,20 +400,22 @@ def _assert_same_zoo(got: dict[str, dict], want: dict[str, dict]) -> None:
 
 
 def _store(root: Path) -> dict[str, Path]:
-    """The bench's results store (one record per sweep point, keyed like ipguard-TL-k=3-s0)."""
+    """The bench's results store (one record per setting, keyed like ipguard-TL-k=3-s0)."""
     return {f.stem: f for f in (root / "results" / "digits").glob("*/*.json")}
 
 
 def _bench_results(root: Path) -> dict[str, dict]:
+    from ipguard.store import read_record
+
     out = {}
     for key, f in sorted(_store(root).items()):
-        rec = json.loads(f.read_text())
+        rec = read_record(f)
         out[key] = {
-            "seed": rec["seed"],
-            "aruc": rec["aruc"],
-            "auc": rec["auc"],
-            "effectiveness": rec["effectiveness"],
-            "rates": {s["name"]: s["matching_rate"] for s in rec["suspects"]},
+            "seed": rec.setting.seed,
+            "aruc": rec.aruc,
+            "auc": rec.auc,
+            "effectiveness": rec.effectiveness,
+            "rates": {s.name: s.matching_rate for s in rec.suspects},
         }
     return out
 

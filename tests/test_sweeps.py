@@ -1,43 +1,61 @@
-"""The figure/table sweeps compose, cover the paper's grids, and the results store keys each
-sweep point deterministically, skips finished points and reruns the best setting."""
+"""The paper's sweeps (sweeps/*.yaml) compose and cover the paper's grids; the results store
+keys each setting uniquely, keeps one record per setting of a multirun over several
+parameters, skips finished points, moves aside a record of another zoo, and reruns the best
+setting."""
 
 from __future__ import annotations
 
 import json
 import math
 import shutil
+import subprocess
+import sys
 
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import open_dict
+from test_reliability_common import env, micro_zoo
 
 from ipguard.bench import run_bench, with_best_setting
+from ipguard.config import SWEEPS_DIR, typed
 from ipguard.errors import IPGuardError
-from ipguard.results import write_record
-from ipguard.store import ResultsStore, best_point, identity, record_key
+from ipguard.metrics import Scores
+from ipguard.record import Extraction, Record, Setting
+from ipguard.schema import BenchConfig
+from ipguard.store import ResultsStore, best_point, read_records_dir, write_record
+from ipguard.suspects import Selection
 from ipguard.zoo import Member, file_sha256, load_zoo
 
-from conftest import CONF, compose_cfg
+from conftest import CONF, REPO, compose_cfg
 
 FIGURES = {"fig3": ("fgsm", "eps"), "fig4": ("igsm", "eps"), "fig5": ("cw_l2", "k"),
            "fig6": ("ipguard", "k")}
 TARGETS = {"fgsm": "ipguard.methods.FGSM", "igsm": "ipguard.methods.IGSM",
            "cw_l2": "ipguard.methods.CWL2", "ipguard": "ipguard.methods.IPGuard",
            "random": "ipguard.methods.Random"}
+PAPER_METHODS = ["cw_l2", "fgsm", "igsm", "ipguard", "random"]
 
 
 def _compose_sweep(config: str, sweep: str, *overrides: str):
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name=config, overrides=[f"+sweep={sweep}", *overrides],
+        return compose(config_name=config, overrides=[f"sweep={sweep}", *overrides],
                        return_hydra_config=True)
 
 
 def _grid(cfg, key: str) -> list:
     override = OverridesParser.create().parse_override(f"{key}={cfg.hydra.sweeper.params[key]}")
     return list(override.sweep_iterator())
+
+
+def test_every_sweep_file_is_a_sweep_option():
+    """sweeps/ is the home of the sweeps: each file there composes as sweep=<name>."""
+    names = sorted(p.stem for p in SWEEPS_DIR.glob("*.yaml"))
+    assert {"fig3", "fig4", "fig5", "fig6", "table4", "tables5-7", "table8", "zoo"} <= set(names)
+    for name in names:
+        config = "train" if name == "zoo" else "bench"
+        assert _compose_sweep(config, name).hydra.sweeper.params
 
 
 @pytest.mark.parametrize("sweep", sorted(FIGURES))
@@ -60,10 +78,11 @@ def test_k_grid_reaches_the_papers_imagenet_range():
     assert max(values) == 200.0
 
 
-@pytest.mark.parametrize("sweep", ["tables5-7", "table8"])
-def test_table_sweeps_rerun_every_method_at_its_best_setting(sweep):
+@pytest.mark.parametrize("sweep, methods", [
+    ("tables5-7", PAPER_METHODS), ("table8", sorted([*PAPER_METHODS, "ipguard_onepoint"]))])
+def test_table_sweeps_rerun_every_method_at_its_best_setting(sweep, methods):
     cfg = _compose_sweep("bench", sweep)
-    assert sorted(_grid(cfg, "method")) == sorted(TARGETS)
+    assert sorted(_grid(cfg, "method")) == methods
     assert list(cfg.store.best_from) == ["fig3", "fig4", "fig5", "fig6", "table4"]
 
 
@@ -74,7 +93,7 @@ def test_table4_sweep_runs_random_for_each_combo():
 
 
 def test_zoo_sweep_names_only_buildable_member_families():
-    from train.build import SELECTIONS
+    from train.plan import SELECTIONS
 
     cfg = _compose_sweep("train", "zoo", "dataset=digits")
     members = _grid(cfg, "member")
@@ -83,87 +102,149 @@ def test_zoo_sweep_names_only_buildable_member_families():
     assert {"ftll", "ftal", "rtll", "rtal", "wp", "fp", "same_arch", "forest"} <= set(members)
 
 
-def test_record_key_names_method_combo_swept_parameter_and_seed():
-    assert record_key("ipguard", "-TL", {"k": 3.0, "lr": 0.01}, 0) == "ipguard-TL-k=3-s0"
-    assert record_key("cw_l2", "-RR", {"k": 0.01, "lr": 0.01}, 2) == "cw_l2-RR-k=0.01-s2"
-    assert record_key("fgsm", "-TR", {"eps": 1 / 255}, 0) == "fgsm-TR-eps=0.00392157-s0"
-    assert record_key("random", "-RL", {"seed": None}, 1) == "random-RL-s1"
-    assert record_key("other", "-TL", {"b": 2, "a": 1.5}, 0) == "other-TL-a=1.5-b=2-s0"
-    # deterministic: the same settings always give the same file
-    assert record_key("ipguard", "-TL", {"k": 3}, 0) == record_key("ipguard", "-TL", {"k": 3.0}, 0)
+def test_an_unknown_sweep_is_refused_with_the_list_of_sweeps():
+    with pytest.raises(Exception, match="fig6"):  # Hydra names the options it has
+        _compose_sweep("bench", "fig7")
 
 
-def _fake_record(key: str, method: str, aruc: float, gap: float, k: float, init: str,
-                 label: str, target: str) -> dict:
-    return {"key": key, "method": method, "combo": "-TL", "params": {"k": k}, "init": init,
-            "label": label, "seed": 0, "aruc": aruc, "gap": gap, "auc": 1.0,
-            "config": {"method": {"_target_": target}}}
+# --------------------------------------------------------------------------- keys
+def _setting(method="ipguard", params=None, init="train", label="least_likely", **kw):
+    return Setting(dataset="digits", method=method, params=params or {}, init=init,
+                   label=label, **kw)
+
+
+def test_key_names_method_combo_swept_parameter_and_seed():
+    assert _setting(params={"k": 3.0, "lr": 0.001}).key() == "ipguard-TL-k=3-s0"
+    assert _setting("cw_l2", {"k": 0.01, "lr": 0.01}, "random", "random",
+                    seed=2).key() == "cw_l2-RR-k=0.01-s2"
+    assert _setting("fgsm", {"eps": 1 / 255}, label="random").key() == \
+        f"fgsm-TR-eps={1 / 255!r}-s0"
+    assert _setting("fgsm", {"eps": 0.003922}, label="random").key() == "fgsm-TR-eps=0.003922-s0"
+    assert _setting("random", {"seed": None}, "random", seed=1).key() == "random-RL-s1"
+    assert _setting("other", {"b": 2, "a": 1.5}).key() == "other-TL-b=2-a=1.5-s0"
+    assert _setting(params={"k": 3}).key() == _setting(params={"k": 3.0}).key()
+
+
+def test_key_names_every_setting_that_differs_from_the_papers():
+    """Each parameter, n, r and the headline selection change the result, so each changes
+    the key; the common case reads as before."""
+    base = {"k": 3.0, "lr": 0.001, "max_iter": 1000, "betas": [0.9, 0.999], "eps": 1e-8}
+    assert _setting(params={**base, "lr": 0.01}).key() == "ipguard-TL-k=3-lr=0.01-s0"
+    assert _setting(params={**base, "betas": (0.9, 0.9)}).key() == \
+        "ipguard-TL-k=3-betas=0.9,0.9-s0"
+    assert _setting(params=base, n=40).key() == "ipguard-TL-k=3-n40-s0"
+    assert _setting(params=base, r=50).key() == "ipguard-TL-k=3-r50-s0"
+    assert _setting(params=base, selection=Selection(None, None)).key() == \
+        "ipguard-TL-k=3-max_wp_p=none-max_fp_c=none-s0"
+    settings = [_setting(params={**base, "k": k, "lr": lr}, n=n) for k in (1, 3, 1.0000001)
+                for lr in (0.001, 0.01, 0.0010000001) for n in (40, 100)]
+    assert len({s.key() for s in settings}) == len(settings)  # unique, even 1 vs 1.0000001
+
+
+# --------------------------------------------------------------------------- the store
+def _record(method: str, params: dict, init: str, label: str, aruc: float, gap: float,
+            seed: int = 0, zoo: str | None = "z1") -> Record:
+    scores = Scores(aruc=aruc, auc=1.0, gap=gap, tau=[1.0], robustness=[1.0],
+                    uniqueness=[1.0], positives=1, negatives=1)
+    return Record(setting=_setting(method, params, init, label, seed=seed, zoo=zoo),
+                  headline=scores, effectiveness=1.0, suspects=[],
+                  extraction=Extraction(seconds=1.0))
 
 
 def test_best_setting_is_the_highest_aruc_then_the_largest_gap(tmp_path):
-    target = TARGETS["ipguard"]
     store = ResultsStore(tmp_path / "digits" / "fig6")
-    store.write("a", _fake_record("a", "ipguard", 0.90, 0.1, 1.0, "train", "random", target))
-    store.write("b", _fake_record("b", "ipguard", 0.95, 0.2, 3.0, "random", "least_likely",
-                                  target))
-    store.write("c", _fake_record("c", "ipguard", 0.95, 0.4, 10.0, "train", "least_likely",
-                                  target))
-    store.write("d", _fake_record("d", "cw_l2", 0.99, 0.5, 5.0, "train", "random",
-                                  TARGETS["cw_l2"]))
+    store.write(_record("ipguard", {"k": 1.0}, "train", "random", 0.90, 0.1))
+    store.write(_record("ipguard", {"k": 3.0}, "random", "least_likely", 0.95, 0.2))
+    store.write(_record("ipguard", {"k": 10.0}, "train", "least_likely", 0.95, 0.4))
+    store.write(_record("cw_l2", {"k": 5.0}, "train", "random", 0.99, 0.5))
     assert best_point(store.records(), method="ipguard").value == 10.0
     cfg = compose_cfg("bench", ["store.best_from=[fig6]"], tmp_path)
-    with open_dict(cfg):
-        cfg.paths.results_dir = str(tmp_path)
-    best = with_best_setting(cfg)
-    assert best.method.k == 10.0 and (best.init, best.label) == ("train", "least_likely")
-    assert cfg.method.k == 3.0  # the caller's config is left alone
+    cfg.paths.results_dir = str(tmp_path)
+    settings = typed(cfg, BenchConfig)
+    best = with_best_setting(settings)
+    assert best.method["k"] == 10.0 and (best.init, best.label) == ("train", "least_likely")
+    assert settings.method["k"] == 3.0  # the caller's config is left alone
+    onepoint = typed(compose_cfg("bench", ["store.best_from=[fig6]", "method=ipguard_onepoint",
+                                           f"paths.results_dir={tmp_path}"], tmp_path),
+                     BenchConfig)
+    assert with_best_setting(onepoint).method["k"] == 10.0  # tuned as IPGuard
+    fgsm = typed(compose_cfg("bench", ["store.best_from=[fig6]", "method=fgsm",
+                                       f"paths.results_dir={tmp_path}"], tmp_path), BenchConfig)
+    with pytest.raises(IPGuardError, match=r"sweep=fig6"):
+        with_best_setting(fgsm)
 
-    cfg = compose_cfg("bench", ["store.best_from=[fig6]", "method=fgsm"], tmp_path)
-    with open_dict(cfg):
-        cfg.paths.results_dir = str(tmp_path)
-    with pytest.raises(IPGuardError, match=r"\+sweep=fig6"):
-        with_best_setting(cfg)
 
-
-def test_store_keeps_a_record_only_for_the_settings_it_was_made_with(tmp_path):
-    point = {"dataset": "digits", "method": "ipguard", "params": {"k": 3.0, "betas": (0.9, 0.9)},
-             "init": "train", "label": "random", "n": 100, "seed": 0, "r": 100,
-             "selection": {"max_wp_p": 0.5, "max_fp_c": 0.4375}}
+def test_store_finds_a_record_only_for_its_own_setting(tmp_path):
     store = ResultsStore(tmp_path)
-    assert store.find("x", identity(point)) is None
-    store.write("x", {**point, "aruc": 0.5})
-    assert store.find("x", identity(point))["aruc"] == 0.5  # tuple vs JSON list: same point
-    assert store.find("x", identity({**point, "n": 50})) is None  # other settings: recompute
+    record = _record("ipguard", {"k": 3.0, "betas": (0.9, 0.9)}, "train", "random", 0.5, 0.1)
+    assert store.find(record.setting) is None
+    store.write(record)
+    same = _setting("ipguard", {"k": 3, "betas": [0.9, 0.9]}, "train", "random", zoo="z1")
+    assert store.find(same).aruc == 0.5  # tuple vs JSON list, 3 vs 3.0: the same setting
+    assert store.find(_setting("ipguard", {"k": 3.0, "betas": [0.9, 0.9]}, "train", "random",
+                               n=50, zoo="z1")) is None  # another n: another key
     (tmp_path / "y.json").write_text("{not json")
-    assert [r["key"] for r in store.records()] == ["x"]  # a broken file is skipped
+    assert [r.key for r in store.records()] == [record.key]  # a broken file is skipped
 
 
+def test_a_record_of_another_zoo_is_moved_aside_not_lost(tmp_path, caplog):
+    store = ResultsStore(tmp_path)
+    old = _record("ipguard", {"k": 3.0}, "train", "random", 0.5, 0.1, zoo="oldzoo")
+    path = store.write(old)
+    assert store.find(_setting("ipguard", {"k": 3.0}, "train", "random", zoo="newzoo")) is None
+    assert not path.exists() and "another zoo" in caplog.text
+    (moved,) = (tmp_path / ".superseded").iterdir()
+    assert json.loads(moved.read_text())["setting"]["zoo"] == "oldzoo"
+    assert store.records() == []  # figures never pool two zoos
+
+
+def test_a_multirun_over_two_parameters_keeps_one_record_per_setting(tmp_path):
+    """python -m ipguard.bench -m method.k=... method.lr=...: every setting is kept."""
+    zoo = micro_zoo()
+    cmd = [sys.executable, "-m", "ipguard.bench", "-m", "method.k=1,3", "method.lr=0.001,0.01",
+           "n=10", "logger=none", "threads=1", f"zoo_dir={zoo}", f"paths.root_dir={tmp_path}",
+           f"hydra.sweep.dir={tmp_path}/multirun"]
+    proc = subprocess.run(cmd, cwd=REPO, env=env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = read_records_dir(tmp_path / "results" / "digits" / "adhoc")
+    settings = {(r.setting.params["k"], r.setting.params["lr"]) for r in records}
+    assert settings == {(1.0, 0.001), (1.0, 0.01), (3.0, 0.001), (3.0, 0.01)}
+    assert sorted(r.key for r in records) == [
+        "ipguard-TL-k=1-lr=0.01-n10-s0", "ipguard-TL-k=1-n10-s0",
+        "ipguard-TL-k=3-lr=0.01-n10-s0", "ipguard-TL-k=3-n10-s0"]
+    best = best_point(records, method="ipguard")
+    assert best.aruc == max(r.aruc for r in records)
+
+
+# --------------------------------------------------------------------------- bench runs
 def _tiny_bench(tiny_zoo, tmp_path, *overrides):
     cfg = compose_cfg("bench", ["n=10", "logger=none", "method.k=3", *overrides],
                       tiny_zoo.parents[1])
-    with open_dict(cfg):
-        cfg.paths.results_dir = str(tmp_path / "results")
-        cfg.paths.output_dir = str(tmp_path / "out")
+    cfg.paths.results_dir = str(tmp_path / "results")
+    cfg.paths.output_dir = str(tmp_path / "out")
     return cfg
 
 
 def test_finished_sweep_point_is_skipped_unless_forced(tiny_zoo, tmp_path, monkeypatch):
     first = run_bench(_tiny_bench(tiny_zoo, tmp_path, "store.sweep=s1"))
-    path = tmp_path / "results" / "digits" / "s1" / "ipguard-TL-k=3-s0.json"
+    path = tmp_path / "results" / "digits" / "s1" / "ipguard-TL-k=3-n10-s0.json"
+    assert first.path == path and not first.skipped
     stored = json.loads(path.read_text())
-    assert stored["aruc"] == first["aruc"] and stored["key"] == path.stem
-    assert stored["sweep"] == "s1" and stored["param"] == {"name": "k", "value": 3.0}
+    assert stored["schema"] == "ipguard.results/2" and stored["key"] == path.stem
+    assert stored["scores"]["headline"]["aruc"] == first.record.aruc
+    assert stored["provenance"]["sweep"] == "s1"
+    assert stored["setting"]["params"]["k"] == 3.0 and stored["setting"]["n"] == 10
     assert len(stored["extraction"]["points"]["l2"]) == 10  # per-point statistics
-    assert {"torch", "python"} <= set(stored["versions"]) and "git" in stored
+    assert {"torch", "python"} <= set(stored["provenance"]["versions"])
     assert {s["role"] for s in stored["suspects"]} == {"positive", "negative"}
-    assert stored["metrics"]["default"]["tau"][-1] == 1.0
+    assert stored["scores"]["headline"]["tau"][-1] == 1.0
 
     def no_extract(*_a, **_k):
         raise AssertionError("a finished point must not be recomputed")
 
     monkeypatch.setattr("ipguard.bench.extract", no_extract)
     again = run_bench(_tiny_bench(tiny_zoo, tmp_path, "store.sweep=s1"))
-    assert again["skipped"] and again["aruc"] == first["aruc"]
+    assert again.skipped and again.record.aruc == first.record.aruc
     assert (tmp_path / "out" / "results.json").is_file()
     with pytest.raises(AssertionError, match="must not be recomputed"):
         run_bench(_tiny_bench(tiny_zoo, tmp_path, "store.sweep=s1", "force=true"))
@@ -171,7 +252,7 @@ def test_finished_sweep_point_is_skipped_unless_forced(tiny_zoo, tmp_path, monke
         run_bench(_tiny_bench(tiny_zoo, tmp_path, "store.sweep=s1", "n=12"))
     monkeypatch.undo()
     forced = run_bench(_tiny_bench(tiny_zoo, tmp_path, "store.sweep=s1", "force=true"))
-    assert "skipped" not in forced and math.isclose(forced["aruc"], first["aruc"])
+    assert not forced.skipped and math.isclose(forced.record.aruc, first.record.aruc)
 
 
 def test_a_point_measured_on_another_build_of_the_zoo_is_recomputed(tiny_zoo, tmp_path,
@@ -181,31 +262,31 @@ def test_a_point_measured_on_another_build_of_the_zoo_is_recomputed(tiny_zoo, tm
     member = Member.load(next(zoo_dir.glob("negative/*")))
     assert member.weights_sha256 == file_sha256(member.weights_file)  # recorded when saved
     first = run_bench(_tiny_bench(zoo_dir, tmp_path, "store.sweep=s1"))
-    assert first["zoo"] == load_zoo(zoo_dir).identity()
+    assert first.record.setting.zoo == load_zoo(zoo_dir).identity()
 
     def no_extract(*_a, **_k):
         raise AssertionError("recomputed")
 
     monkeypatch.setattr("ipguard.bench.extract", no_extract)
-    assert run_bench(_tiny_bench(zoo_dir, tmp_path, "store.sweep=s1"))["skipped"]
+    assert run_bench(_tiny_bench(zoo_dir, tmp_path, "store.sweep=s1")).skipped
     shutil.copytree(tiny_zoo, tmp_path / "copy" / "zoo" / "digits")  # a copy is the same zoo
     assert run_bench(_tiny_bench(tmp_path / "copy" / "zoo" / "digits", tmp_path,
-                                 "store.sweep=s1"))["skipped"]
+                                 "store.sweep=s1")).skipped
     shutil.rmtree(member.dir)  # a member deleted (or retrained): another zoo
     with pytest.raises(AssertionError, match="recomputed"):
         run_bench(_tiny_bench(zoo_dir, tmp_path, "store.sweep=s1"))
-    assert "made with other settings (zoo)" in caplog.text
+    assert "measured with another zoo" in caplog.text
 
 
 def test_a_record_is_never_half_written(tmp_path, monkeypatch):
     path = tmp_path / "r.json"
-    write_record(path, {"aruc": 0.1})
+    write_record(path, _record("ipguard", {"k": 3.0}, "train", "random", 0.1, 0.1))
 
     def boom(*_a, **_k):
         raise OSError("disk full")
 
     monkeypatch.setattr("ipguard.io.os.replace", boom)
     with pytest.raises(OSError):
-        write_record(path, {"aruc": 0.9})
-    assert json.loads(path.read_text())["aruc"] == 0.1
+        write_record(path, _record("ipguard", {"k": 3.0}, "train", "random", 0.9, 0.1))
+    assert json.loads(path.read_text())["scores"]["headline"]["aruc"] == 0.1
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from omegaconf import open_dict
 
 from ipguard.bench import run_bench
 from ipguard.errors import MissingZooError
 from ipguard.metrics import score
-from ipguard.store import load_wandb_api, load_wandb_offline, read_run, run_group
 from ipguard.tracking import Tracker, artifact_name, finish_lightning_logger, lightning_logger
 from ipguard.wandb_records import find_run_file, read_records, read_summary
+from ipguard.wandb_source import load_wandb_api, load_wandb_offline, read_run, run_group
 
 from conftest import compose_cfg
 
@@ -53,16 +52,17 @@ def test_disabled_tracker_writes_nothing(tmp_path):
     assert not (tmp_path / "w").exists()
 
 
-def test_bench_job_that_fails_still_finishes_its_run(tmp_path):
+def test_bench_job_that_fails_still_finishes_its_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
     cfg = compose_cfg("bench", ["n=5"], tmp_path)  # no zoo under tmp_path
-    with open_dict(cfg):
-        cfg.logger.dir = str(tmp_path / "out")
+    cfg.logger.dir = str(tmp_path / "out")
     with pytest.raises(MissingZooError):
         run_bench(cfg)
     run_file = find_run_file(tmp_path / "out")
     assert _exit_code(run_file) == 1
     config, _, finished = read_run(read_records(run_file))
-    assert not finished and config["ipguard"]["key"] == "ipguard-TL-k=3-s0"
+    assert not finished and config["ipguard"]["key"] == "ipguard-TL-k=3-n5-s0"
+    assert config["ipguard"]["setting"]["n"] == 5 and config["init"] == "train"
     run = next(r.run for r in read_records(run_file) if r.WhichOneof("record_type") == "run")
     assert run.run_group == run_group("digits", "adhoc") and run.job_type == "bench"
     assert set(run.tags) == {"digits", "ipguard", "TL", "adhoc"}
@@ -137,9 +137,10 @@ def _fake_bench_run(folder: Path, sweep: str = "fig6") -> dict:
 def test_records_rebuilt_from_offline_runs_and_from_the_api_agree(tmp_path):
     made = _fake_bench_run(tmp_path / "runs")
     (offline,) = load_wandb_offline(tmp_path / "runs", "digits", ["fig6"])
-    assert offline["aruc"] == made["score"].aruc and offline["key"] == "ipguard-TL-k=3-s0"
-    assert offline["metrics"]["default"]["robustness"] == made["score"].robustness
-    assert offline["params"] == {"k": 3.0, "lr": 0.01} and offline["combo"] == "-TL"
+    assert offline.aruc == made["score"].aruc and offline.key == "ipguard-TL-k=3-s0"
+    assert offline.headline.robustness == made["score"].robustness
+    assert offline.setting.params == {"k": 3.0, "lr": 0.01} and offline.combo == "-TL"
+    assert offline.setting.n == 20 and offline.sweep == "fig6"
     assert load_wandb_offline(tmp_path / "runs", "digits", ["fig5"]) == []
 
     run_file = find_run_file(tmp_path / "runs")
@@ -175,5 +176,4 @@ def test_records_rebuilt_from_offline_runs_and_from_the_api_agree(tmp_path):
     (online,) = load_wandb_api("me/ipguard", "digits", ["fig6", "fig5"], tmp_path / "dl", api)
     assert api.calls[0] == ("me/ipguard", {"group": "digits-fig6", "jobType": "bench",
                                            "state": "finished"})
-    for key in ("aruc", "auc", "gap", "suspects", "params", "combo", "metrics"):
-        assert online[key] == offline[key], key
+    assert online.to_json() == offline.to_json()

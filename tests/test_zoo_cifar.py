@@ -1,24 +1,30 @@
 """The CIFAR, ImageNet and Fashion-MNIST zoos: every member kind composes and builds through the
-real ZooBuilder (Lightning, fast_dev_run, on a tiny CIFAR written in torchvision's format), the
-default configs plan Table 1's counts, and the zoo sweeps cover each zoo exactly once."""
+real zoo builder (Lightning, fast_dev_run, on a tiny CIFAR written in torchvision's format), the
+default configs plan Table 1's counts, and the zoo sweep, expanded as Hydra expands it, covers
+each zoo exactly once."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 import torch
-import yaml
+from hydra import compose, initialize_config_dir
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 from test_datasets import write_cifar
 
+from ipguard.config import typed
 from ipguard.errors import MissingZooError
+from ipguard.suspects import FINETUNE
 from ipguard.zoo import load_zoo
-from train.build import ZooBuilder
-from train.postprocess import FINETUNE_KINDS, pruning_levels
+from train.plan import SELECTIONS, plan, selections
+from train.postprocess import pruning_levels
+from train.schema import TrainConfig, ZooSpec
 
-from conftest import REPO, compose_cfg
+from conftest import CONF, compose_cfg
 
 DATASETS = ("cifar10", "cifar100", "imagenet", "fashion_mnist")
 # Table 1 of the paper: (positives, negatives); Table 2 names the levels behind the positives
@@ -31,29 +37,22 @@ def _zoo(dataset: str, root: Path, *overrides: str) -> dict:
     return OmegaConf.to_container(cfg.zoo, resolve=True)
 
 
-def planned_negatives(zoo: dict) -> list[str]:
-    """Member names of the negatives a zoo config asks for (what `member=negatives` builds)."""
-    neg = zoo["negatives"]
-    names = [f"same_arch-s{s}" for s in _seeds(neg["same_arch"])]
-    for family, cfg in neg["archs"].items():
-        names += [f"{family}-s{s}" for s in _seeds(cfg)]
-    return names + [f"forest-s{s}" for s in _seeds(neg["forest"])]
+def _spec(dataset: str, root: Path, *overrides: str) -> ZooSpec:
+    return typed(compose_cfg("train", [f"dataset={dataset}", *overrides], root), TrainConfig).zoo
 
 
-def _seeds(cfg: dict) -> range:
-    first = int(cfg.get("first_seed", 0))
-    return range(first, first + int(cfg["count"]))
+def _names(zoo: ZooSpec, member: str = "all", seed: int | None = None) -> list[str]:
+    return [job.name for job in plan(zoo, member, seed)]
 
 
 # ----------------------------------------------------------------------------- configs
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_zoo_entry_composes_for_every_member_kind(tmp_path, dataset):
-    zoo = _zoo(dataset, tmp_path)
-    builder = ZooBuilder(zoo, data=None, root=tmp_path)  # type: ignore[arg-type]
-    kinds = builder.selections()   # what `member=` accepts
-    families = list(zoo["negatives"]["archs"])
-    assert set(kinds) == {"all", "target", "positives", "negatives", "finetune",
-                          *FINETUNE_KINDS, "wp", "fp", "same_arch", "forest", *families}
+    zoo = _spec(dataset, tmp_path)
+    families = list(zoo.negatives.archs)
+    assert set(selections(zoo)) == {"all", "target", "positives", "negatives", "finetune",
+                                    *FINETUNE, "wp", "fp", "same_arch", "forest", *families}
+    assert set(selections(zoo)) == {*SELECTIONS, *families}   # what `member=` accepts
     # `member` is a plain string to Hydra: compose a job of each sort (a family's, seeded)
     for overrides in (["member=target"], ["member=fp"], [f"member={families[0]}", "seed=0"]):
         cfg = compose_cfg("train", [f"dataset={dataset}", *overrides], tmp_path)
@@ -65,9 +64,9 @@ def test_zoo_entry_composes_for_every_member_kind(tmp_path, dataset):
 def test_default_zoos_plan_table_1s_counts(tmp_path, dataset):
     zoo = _zoo(dataset, tmp_path)
     positives, negatives = TABLE1[dataset]
-    assert len(planned_negatives(zoo)) == negatives
+    assert len(_names(_spec(dataset, tmp_path), "negatives")) == negatives
     pos = zoo["positives"]
-    assert set(pos["finetune"]) == set(FINETUNE_KINDS) and pos["max_accuracy_loss"] == 0.03
+    assert set(pos["finetune"]) == set(FINETUNE) and pos["max_accuracy_loss"] == 0.03
     wp = pruning_levels(pos["wp"]["step"], pos["wp"]["largest"])
     fp = pruning_levels(pos["fp"]["step"], pos["fp"]["largest"])
     assert wp[:5] == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5])
@@ -103,48 +102,63 @@ def test_imagenet_zoo_is_pretrained_torchvision_models(tmp_path):
 
 
 # ----------------------------------------------------------------------------- sweeps
-def _expand(value: str) -> list[str]:
-    key, _, raw = value.partition("=")
-    match = re.fullmatch(r"range\((\d+),\s*(\d+)\)", raw)
-    values = [str(v) for v in range(int(match[1]), int(match[2]))] if match else raw.split(",")
-    return [f"{key}={v}" for v in values]
+def _sweep_jobs(*overrides: str, sweep: str | None = "zoo") -> list[list[str]]:
+    """The jobs of ``python -m train.zoo -m [sweep=<sweep>] <overrides>``, as Hydra's basic
+    sweeper expands them: the sweep's parameters and the command line's (which win) parsed
+    by Hydra's override parser, then crossed."""
+    parser = OverridesParser.create()
+    cli = parser.parse_overrides(list(overrides))
+    params = []
+    if sweep is not None:
+        fixed = [o.input_line for o in cli if not o.is_sweep_override()]
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            cfg = compose(config_name="train", overrides=[f"sweep={sweep}", *fixed],
+                          return_hydra_config=True)
+        params = parser.parse_overrides([f"{k}={v}" for k, v in
+                                         cfg.hydra.sweeper.params.items()])
+    (batch,) = BasicSweeper.split_arguments([*params, *cli], max_batch_size=None)
+    return batch
 
 
-def _jobs(multirun: list[str]) -> list[dict[str, str]]:
-    jobs: list[dict[str, str]] = [{}]
-    for item in multirun:
-        jobs = [{**job, **dict([o.split("=", 1)])} for job in jobs for o in _expand(item)]
-    return jobs
+def _covers_the_zoo_once(tmp_path: Path, dataset: str, first: list[str], jobs: list[list[str]]
+                         ) -> None:
+    """The members ``first`` (the target's job) and then ``jobs`` build: the whole zoo, each
+    member once, no positive before the target; each job composes."""
+    zoo = _spec(dataset, tmp_path)
+    built = _names(zoo, *first)
+    assert built[0] == "target"
+    for job in jobs:
+        cfg = typed(compose_cfg("train", job, tmp_path), TrainConfig)   # it composes
+        assert cfg.dataset.name == dataset and cfg.member != "target"
+        built += _names(cfg.zoo, cfg.member, cfg.seed)
+    assert sorted(built) == sorted(_names(zoo))   # everything, and nothing twice
 
 
-@pytest.mark.parametrize("dataset", DATASETS)
-def test_zoo_sweep_builds_each_member_once_target_first(tmp_path, dataset):
-    sweep = yaml.safe_load((REPO / "sweeps" / f"zoo_{dataset}.yaml").read_text())
-    assert sweep["entry"] == "train.zoo" and f"dataset={dataset}" in sweep["overrides"]
-    zoo = _zoo(dataset, tmp_path)
-    builder = ZooBuilder(zoo, data=None, root=tmp_path)  # type: ignore[arg-type]
-    built: list[str] = []
-    for stage, spec in enumerate(sweep["stages"]):
-        for multirun in spec["multiruns"]:
-            first = [o for item in multirun for o in _expand(item)[:1]]
-            cfg = compose_cfg("train", [*sweep["overrides"], *first], tmp_path)  # it composes
-            assert cfg.dataset.name == dataset
-            for job in _jobs(multirun):
-                member, seed = job["member"], job.get("seed")
-                assert member in builder.selections()
-                if member in FINETUNE_KINDS or member in ("wp", "fp"):
-                    assert stage > 0 and "target" in built   # positives wait for the target
-                    built.append(member)
-                elif member == "target":
-                    built.append("target")
-                else:  # one seeded member per job, a seed the family has
-                    family = {"same_arch": zoo["negatives"]["same_arch"],
-                              "forest": zoo["negatives"]["forest"]}.get(member) or \
-                        zoo["negatives"]["archs"][member]
-                    assert seed is not None and int(seed) in _seeds(family)
-                    built.append(f"{member}-s{seed}")
-    expected = ["target", *FINETUNE_KINDS, "wp", "fp", *planned_negatives(zoo)]
-    assert sorted(built) == sorted(expected)   # everything, and nothing twice
+@pytest.mark.parametrize("dataset", ["digits", "fashion_mnist", "cifar10", "cifar100"])
+def test_zoo_sweep_builds_each_member_once_after_the_target(tmp_path, dataset):
+    """sweeps/zoo.yaml: `member=target` first, by itself, then one job per member family."""
+    _covers_the_zoo_once(tmp_path, dataset, ["target"], _sweep_jobs(f"dataset={dataset}"))
+
+
+def test_imagenet_zoo_builds_in_the_two_jobs_its_config_names(tmp_path):
+    """conf/zoo/imagenet.yaml: `-m member=target,negatives` (weights only), then
+    `member=positives` (with the ImageNet folder); the families are ImageNet's own, so
+    sweeps/zoo.yaml (lenet, vgg) does not apply."""
+    jobs = _sweep_jobs("dataset=imagenet", "member=target,negatives", sweep=None)
+    assert [dict(o.split("=", 1) for o in job)["member"] for job in jobs] == [
+        "target", "negatives"]
+    _covers_the_zoo_once(tmp_path, "imagenet", ["target"],
+                         [jobs[1], ["dataset=imagenet", "member=positives"]])
+
+
+def test_a_seeded_family_splits_into_one_job_per_seed(tmp_path):
+    """`member=same_arch 'seed=range(1,51)'`: one member per job, each seed of the family."""
+    zoo = _spec("cifar10", tmp_path)
+    jobs = [dict(o.split("=", 1) for o in job) for job in
+            _sweep_jobs("dataset=cifar10", "member=same_arch", "seed=range(1,51)", sweep=None)]
+    names = [_names(zoo, job["member"], int(job["seed"])) for job in jobs]
+    assert names == [[f"same_arch-s{s}"] for s in range(1, 51)]
 
 
 # ----------------------------------------------------------------------------- building
@@ -179,10 +193,10 @@ def test_every_member_kind_builds_on_a_tiny_cifar_with_fast_dev_run(tmp_path):
         assert m.test_accuracy is not None and 0.0 <= m.test_accuracy <= 1.0
         if m.arch in params:
             assert m.parameters == params[m.arch] and m.model is not None
-    for kind in (*FINETUNE_KINDS, "wp", "fp"):   # positives (or the level the 3 % rule ended)
+    for kind in (*FINETUNE, "wp", "fp"):   # positives (or the level the 3 % rule ended)
         member = next(m for m in zoo.members if m.kind == kind)
         assert member.parent == "target" and member.arch == "resnet20"
-        assert member.role in (("positive",) if kind in FINETUNE_KINDS
+        assert member.role in (("positive",) if kind in FINETUNE
                                else ("positive", "rejected"))
     assert by_name["wp-p0.10"].nonzero_parameters < 0.95 * by_name["target"].nonzero_parameters
     assert by_name["fp-c01of16"].hyper["c"] == 0.0625

@@ -11,55 +11,43 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ipguard.errors import ConfigError
 from ipguard.io import atomic_write
 from ipguard.models.layers import last_linear
+from train.schema import Optimizer, Recipe, Schedule
 
-OPTIMIZERS = ("adam", "sgd")
 TRAINABLE = ("all", "last")
+MOMENTUM = 0.9  # SGD's (Nesterov) momentum
 
 
 class ClassifierModule(L.LightningModule):
-    """Cross-entropy training of a pixel-space classifier.
+    """Cross-entropy training of a pixel-space classifier by a recipe (train.schema.Recipe,
+    already checked when the config became typed): Adam, or SGD with Nesterov momentum 0.9;
+    a cosine or constant learning rate; ``recipe.head_lr`` for the last layer if it differs
+    (RTAL: a freshly initialised head learns at a normal rate while the rest retrains gently).
 
     trainable: "all" layers, or only the "last" (FTLL/RTLL: the rest is frozen and kept in
     eval mode so that batch-norm statistics do not drift either).
     masks: parameter name -> 0/1 tensor, re-applied after every optimiser step, so pruned
     weights stay pruned while the rest is retrained (WP/FP).
-    head_lr: learning rate of the last layer if it differs (RTAL: a freshly initialised head
-    learns at a normal rate while the rest is retrained gently).
     channels_last: keep weights and batches in NHWC, the layout GPU tensor cores run fastest."""
 
     def __init__(
         self,
         model: nn.Module,
-        optimizer: str = "adam",
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        momentum: float = 0.9,
-        schedule: str = "cosine",
+        recipe: Recipe,
         trainable: str = "all",
         masks: dict[str, torch.Tensor] | None = None,
-        head_lr: float | None = None,
         channels_last: bool = False,
     ) -> None:
         super().__init__()
-        if optimizer not in OPTIMIZERS:
-            raise ConfigError("optimizer", optimizer, f"choose one of {OPTIMIZERS}")
         if trainable not in TRAINABLE:
-            raise ConfigError("trainable", trainable, f"choose one of {TRAINABLE}")
-        if schedule not in ("cosine", "constant"):
-            raise ConfigError("schedule", schedule, "choose cosine or constant")
-        if lr <= 0:
-            raise ConfigError("lr", lr, "the learning rate must be > 0")
+            raise ValueError(f"trainable={trainable!r}: choose one of {TRAINABLE}")
         self.channels_last = channels_last
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
-        self.optimizer_name, self.lr, self.weight_decay = optimizer, lr, weight_decay
-        self.momentum, self.schedule, self.trainable = momentum, schedule, trainable
+        self.recipe, self.trainable = recipe, trainable
         self.masks = masks or {}
-        self.head_lr = head_lr
         self.head_name, self.head = last_linear(model)
         if trainable == "last":
             for p in self.model.parameters():
@@ -113,22 +101,23 @@ class ClassifierModule(L.LightningModule):
             torch.cuda.set_rng_state_all(rng["cuda"])
 
     def configure_optimizers(self):  # noqa: ANN201 - Lightning's union return type
+        recipe = self.recipe
         head = {id(p) for p in self.head.parameters()}
         body = [p for p in self.model.parameters() if p.requires_grad and id(p) not in head]
         params: list[dict] = [{"params": [p for p in self.head.parameters() if p.requires_grad],
-                               "lr": self.head_lr or self.lr}]
+                               "lr": recipe.head_lr or recipe.lr}]
         if body:
-            params.append({"params": body, "lr": self.lr})
-        if self.optimizer_name == "adam":
+            params.append({"params": body, "lr": recipe.lr})
+        if recipe.optimizer == Optimizer.adam:
             opt: torch.optim.Optimizer = torch.optim.Adam(
-                params, lr=self.lr, weight_decay=self.weight_decay
+                params, lr=recipe.lr, weight_decay=recipe.weight_decay
             )
         else:
             opt = torch.optim.SGD(
-                params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay,
+                params, lr=recipe.lr, momentum=MOMENTUM, weight_decay=recipe.weight_decay,
                 nesterov=True,
             )
-        if self.schedule == "constant":
+        if recipe.schedule == Schedule.constant:
             return opt
         steps = max(1, int(self.trainer.estimated_stepping_batches))
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)

@@ -1,7 +1,12 @@
 """Entry point: build a dataset's zoo (all of it, or one member kind / seed per job).
 
     python -m train.zoo dataset=digits                      # the whole digits zoo
+    python -m train.zoo -m sweep=zoo dataset=digits         # one job per member family
     python -m train.zoo -m dataset=digits member=same_arch seed='range(1,21)'   # one job each
+
+The config is typed by train.schema.TrainConfig (types, choices, ranges); :func:`check_train`
+makes the checks no schema can before any data loads; train.plan says which members the job
+builds, train.build builds them.
 """
 
 from __future__ import annotations
@@ -9,44 +14,61 @@ from __future__ import annotations
 import logging
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from ipguard.config import register_resolvers
-from ipguard.errors import friendly_errors
+from ipguard.checks import check_device, check_folder, training_images
+from ipguard.cli import entry, task
+from ipguard.config import plain, typed
 from ipguard.runtime import configure_threads
-from ipguard.validation import check_train_config
-from train.build import SELECTIONS, ZooBuilder
+from ipguard.targets import check_loader, check_model
+from train.build import ZooBuilder, check_memory
+from train.plan import model_specs, plan
+from train.schema import TrainConfig
 
 log = logging.getLogger(__name__)
-register_resolvers()
 
 
-def build_zoo(cfg: DictConfig) -> ZooBuilder:
-    """Load the dataset and build the selected members of ``cfg.zoo`` under ``cfg.zoo_dir``.
+def check_train(cfg: TrainConfig, available: int | None = None) -> None:
+    """What the schema cannot check, before any data loads or anything trains: the member and
+    seed choice, the device, the zoo folder, every model constructor and the loader (allowed
+    packages, arguments that fit, torchvision architectures by name, nothing downloaded), and
+    whether the largest member fits in memory."""
+    plan(cfg.zoo, cfg.member, cfg.seed)
+    check_device(cfg.device)
+    check_folder("zoo_dir", cfg.zoo_dir)
+    check_loader(cfg.dataset.loader)
+    for field, spec in model_specs(cfg.zoo):
+        check_model(spec, field)
+    check_memory(cfg.zoo, cfg.dataset.name, cfg.dataset.input_shape, cfg.member,
+                 train_images=training_images(cfg.dataset), test_images=None,
+                 available=available)
 
-    The config is checked first (one line naming a bad field), then the memory the largest
-    member needs; a member interrupted in training resumes from its last checkpoint."""
-    check_train_config(cfg, SELECTIONS)
-    configure_threads(cfg.threads)
-    data = hydra.utils.call(cfg.dataset.loader)
-    zoo = OmegaConf.to_container(cfg.zoo, resolve=True)
-    trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
-    wandb = OmegaConf.to_container(cfg.logger, resolve=True) if "logger" in cfg else None
-    builder = ZooBuilder(zoo, data, cfg.zoo_dir, trainer=trainer, log_dir=cfg.paths.log_dir,
-                         device=cfg.device, wandb=wandb,
-                         checkpoint_every_n_epochs=cfg.get("checkpoint_every_n_epochs", 1))
-    members = builder.build(member=cfg.member, seed=cfg.seed)
+
+def build_zoo(cfg: DictConfig | TrainConfig) -> ZooBuilder:
+    """Check the config, load the dataset and build the selected members of ``cfg.zoo`` under
+    ``cfg.zoo_dir``; a member interrupted in training resumes from its last checkpoint."""
+    settings = cfg if isinstance(cfg, TrainConfig) else typed(cfg, TrainConfig)
+    check_train(settings)
+    configure_threads(settings.threads)
+    data = hydra.utils.call(settings.dataset.loader)
+    builder = ZooBuilder(settings.zoo, data, settings.zoo_dir, trainer=settings.trainer,
+                         log_dir=settings.paths.log_dir, device=settings.device,
+                         checkpoint_every_n_epochs=settings.checkpoint_every_n_epochs,
+                         wandb=plain(settings.logger))
+    members = builder.build(member=settings.member, seed=settings.seed)
     log.info("zoo %s: %d members built now, %d already built (%d suspects or target; "
-             "pruning steps that broke the 3 %% rule are kept as rejected)", cfg.zoo_dir,
+             "pruning steps that broke the 3 %% rule are kept as rejected)", settings.zoo_dir,
              len(builder.built), len(builder.skipped), len(members))
     return builder
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
-@friendly_errors
-def main(cfg: DictConfig) -> None:
+@task
+def _main(cfg: DictConfig) -> None:
     build_zoo(cfg)
 
+
+main = entry(_main)
 
 if __name__ == "__main__":
     main()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields, is_dataclass
+from dataclasses import MISSING, asdict, dataclass, fields, is_dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -27,9 +28,18 @@ class MethodOutput:
 
 
 class Method(ABC):
-    """Base class: subclasses are dataclasses of hyper-parameters with a ``name``."""
+    """Base class: subclasses are dataclasses of hyper-parameters that declare what the suite
+    needs to know about them (everything else reads these, never a table of its own):
 
-    name: str = "method"
+    name: the short name records and keys use; paper_name / math_name: how tables and figures
+    print it; swept: the parameter its figure sweeps (None: nothing to sweep); tuned_as: the
+    method whose sweeps choose its setting (itself unless it is a variant of another)."""
+
+    name: ClassVar[str] = "method"
+    paper_name: ClassVar[str] = ""
+    math_name: ClassVar[str] = ""
+    swept: ClassVar[str | None] = None
+    tuned_as: ClassVar[str] = ""
 
     @abstractmethod
     def __call__(
@@ -42,9 +52,38 @@ class Method(ABC):
             return {f.name: getattr(self, f.name) for f in fields(self)}
         return {}
 
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """The hyper-parameters' default values (a setting's key names only the others)."""
+        if not is_dataclass(cls):
+            return {}
+        out: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.default is not MISSING:
+                out[f.name] = f.default
+            elif f.default_factory is not MISSING:
+                out[f.name] = f.default_factory()
+        return out
+
+    @classmethod
+    def title(cls) -> str:
+        return cls.paper_name or cls.name
+
+    @classmethod
+    def math_title(cls) -> str:
+        return cls.math_name or cls.title()
+
+    @classmethod
+    def tuning_name(cls) -> str:
+        return cls.tuned_as or cls.name
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
         return f"{type(self).__name__}({args})"
+
+
+# How figures print a swept parameter (matplotlib mathtext).
+PARAM_MATH = {"k": r"$k$", "eps": r"$\epsilon$"}
 
 
 def input_grad(loss: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -95,5 +134,5 @@ def adam_step(
     return lr * m_hat / (v_hat.sqrt() + eps)
 
 
-__all__ = ["Method", "MethodOutput", "input_grad", "active_points", "check_adam", "adam_step",
-           "asdict"]
+__all__ = ["Method", "MethodOutput", "PARAM_MATH", "input_grad", "active_points", "check_adam",
+           "adam_step", "asdict"]

@@ -69,6 +69,9 @@ class CWL2(Method):
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
     name = "cw_l2"
+    paper_name = "CW-L2"
+    math_name = r"CW-$L_2$"
+    swept = "k"
 
     def __post_init__(self) -> None:
         if self.k < 0:

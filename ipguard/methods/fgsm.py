@@ -23,6 +23,8 @@ class FGSM(Method):
 
     eps: float = 0.3
     name = "fgsm"
+    paper_name = "FGSM"
+    swept = "eps"
 
     def __post_init__(self) -> None:
         if not 0 < self.eps <= 1:

@@ -28,6 +28,8 @@ class IGSM(Method):
     alpha: float = 1 / 255
     max_iter: int = 1000
     name = "igsm"
+    paper_name = "IGSM"
+    swept = "eps"
 
     def __post_init__(self) -> None:
         if not 0 < self.eps <= 1:

@@ -53,6 +53,8 @@ class IPGuard(Method):
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
     name = "ipguard"
+    paper_name = "IPGuard"
+    swept = "k"
 
     def __post_init__(self) -> None:
         if self.k < 0:

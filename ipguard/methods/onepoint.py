@@ -23,6 +23,8 @@ class OnePointIPGuard(IPGuard):
     """IPGuard's Eq. 5 minimised for one point after another with ``torch.optim.Adam``."""
 
     name = "ipguard_onepoint"
+    paper_name = "IPGuard (one point)"
+    tuned_as = "ipguard"
 
     def __call__(
         self, model: nn.Module, x_init: torch.Tensor, i: torch.Tensor, j: torch.Tensor

@@ -25,6 +25,7 @@ class Random(Method):
 
     seed: int | None = None
     name = "random"
+    paper_name = "Random"
 
     def __call__(
         self, model: nn.Module, x_init: torch.Tensor, i: torch.Tensor, j: torch.Tensor

@@ -1,0 +1,87 @@
+"""The registry of the paper's artifacts (``ipguard.paper.ARTIFACTS``): each entry builds its
+tables and figures from ``Inputs``, in the order the entry point writes and lists them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from ipguard.paper.base import Output, Results
+from ipguard.paper.config import FiguresConfig, FigureSpec, Grid, TablesConfig
+from ipguard.paper.fig2 import ru_figure
+from ipguard.paper.fig3_6 import sweep_figure
+from ipguard.paper.table4 import best_aruc_table
+from ipguard.paper.table8 import seconds_table
+from ipguard.paper.tables1_2 import zoo_tables
+from ipguard.paper.tables5_7 import matching_rates_table
+from ipguard.suspects import Selection
+from ipguard.zoo import Zoo
+
+
+@dataclass
+class Inputs:
+    """What the artifacts draw from: the records, the zoos (for Tables 1-2; ``zoo_errors``
+    says why a dataset has none) and the options of ``conf/figures.yaml`` they use."""
+
+    results: Results
+    figures: dict[str, FigureSpec] = field(default_factory=dict)
+    tables: TablesConfig = field(default_factory=TablesConfig)
+    grid: Grid = Grid.sweep
+    selection: Selection = field(default_factory=Selection)
+    zoos: Mapping[str, Zoo] = field(default_factory=dict)
+    zoo_errors: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, cfg: FiguresConfig, results: Results, zoos: Mapping[str, Zoo],
+                    zoo_errors: Mapping[str, str]) -> Inputs:
+        return cls(results, cfg.figures, cfg.tables, cfg.grid, cfg.suspects, zoos, zoo_errors)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One entry of the registry: a name (for logs and readers) and how it is built."""
+
+    name: str
+    build: Callable[[Inputs], Output]
+
+
+def _figures_3_6(i: Inputs) -> Output:
+    out = Output()
+    for name, spec in i.figures.items():
+        out.add(sweep_figure(name, spec, i.results, i.grid == Grid.sweep))
+    return out
+
+
+def _figure_2(i: Inputs) -> Output:
+    out = Output()
+    for ds in i.results.datasets:
+        out.add(ru_figure(ds, i.results.of(ds, i.tables.best_from)))
+    return out
+
+
+def _tables_5_7(i: Inputs) -> Output:
+    out = Output()
+    for ds in i.results.datasets:
+        out.add(matching_rates_table(ds, i.results, i.tables.best_from,
+                                     i.tables.matching_rates_sweep))
+    return out
+
+
+ARTIFACTS: tuple[Artifact, ...] = (
+    Artifact("figures3-6", _figures_3_6),
+    Artifact("figure2", _figure_2),
+    Artifact("table4", lambda i: best_aruc_table(i.results, i.tables.best_from)),
+    Artifact("tables5-7", _tables_5_7),
+    Artifact("table8", lambda i: seconds_table(i.results, i.tables.best_from,
+                                               i.tables.seconds_sweep)),
+    Artifact("tables1-2", lambda i: zoo_tables(i.zoos, i.zoo_errors, i.selection)),
+)
+
+
+def sweeps_needed(cfg: FiguresConfig) -> list[str]:
+    """Every sweep some artifact reads."""
+    return sorted({s.sweep for s in cfg.figures.values()} | set(cfg.tables.best_from)
+                  | {cfg.tables.matching_rates_sweep, cfg.tables.seconds_sweep})
+
+
+__all__ = ["ARTIFACTS", "Artifact", "Inputs", "sweeps_needed"]
