@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 import pytest
-from test_reliability_common import env
 
 from ipguard.errors import IPGuardError
 from ipguard.io import atomic_write, remove_stale_tmp, write_json
 
 from conftest import REPO
+from helpers import env
 
 # Calls that write a file's bytes, and the receivers that make a name one of them.
 WRITE_CALLS = {"write_text", "write_bytes", "savefig", "save_file", "save_checkpoint",

@@ -6,7 +6,8 @@ option) name the option and list the available ones."""
 from __future__ import annotations
 
 import pytest
-from test_reliability_common import entry
+
+from helpers import entry
 
 CASES = {  # name: (module, overrides, extra environment)
     "bad_k": ("ipguard.bench", ["method.k=-3", "logger=none"], {}),
@@ -23,7 +24,7 @@ CASES = {  # name: (module, overrides, extra environment)
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> dict[str, tuple[int, str]]:
     """All cases at once (each is a fresh interpreter: ~6 s of imports)."""
-    from test_reliability_common import env
+    from helpers import env
 
     procs = {}
     for name, (module, args, extra) in CASES.items():

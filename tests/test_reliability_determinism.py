@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_reliability_common import QUICK_BENCH, micro_zoo
 
 from ipguard.extract import extract
 from ipguard.fingerprint import Fingerprint
@@ -15,6 +14,7 @@ from ipguard.methods import CWL2, FGSM, IGSM, IPGuard, Random
 from ipguard.zoo import load_zoo
 
 from conftest import compose_cfg
+from helpers import QUICK_BENCH, micro_zoo
 
 
 def _run(root, seed: int):

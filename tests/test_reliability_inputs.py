@@ -14,13 +14,13 @@ import pytest
 import torch
 from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import save_file
-from test_reliability_common import QUICK_BENCH, copy_zoo
 
 from ipguard.errors import IPGuardError, MissingZooError
 from ipguard.fingerprint import Fingerprint
 from ipguard.zoo import load_zoo
 
 from conftest import compose_cfg
+from helpers import QUICK_BENCH, copy_zoo
 
 REBUILD = "`python -m train.zoo`"
 

@@ -10,11 +10,10 @@ import random
 import signal
 import time
 
-from test_reliability_common import QUICK_BENCH, copy_zoo, entry
-
 from ipguard.store import read_records_dir
 
 from conftest import compose_cfg
+from helpers import QUICK_BENCH, copy_zoo, entry
 
 POINTS = ["1", "2", "3"]
 SWEEP = ["-m", f"method.k={','.join(POINTS)}", *QUICK_BENCH]

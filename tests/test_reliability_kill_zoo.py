@@ -13,10 +13,11 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
-from test_reliability_common import MICRO_MEMBERS, MICRO_ZOO, entry, member_json, micro_zoo
 
 from ipguard.errors import MissingZooError
 from ipguard.zoo import load_zoo
+
+from helpers import MICRO_MEMBERS, MICRO_ZOO, entry, member_json, micro_zoo
 
 TIMINGS = ("train_seconds",)
 

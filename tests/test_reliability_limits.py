@@ -9,7 +9,6 @@ import weakref
 from pathlib import Path
 
 import pytest
-from test_reliability_common import MICRO_ZOO, QUICK_BENCH, micro_zoo
 
 import ipguard.runtime as runtime
 from ipguard.bench import check_bench
@@ -19,6 +18,7 @@ from ipguard.errors import IPGuardError
 from ipguard.schema import BenchConfig
 
 from conftest import compose_cfg
+from helpers import MICRO_ZOO, QUICK_BENCH, micro_zoo
 
 GB = 1 << 30
 

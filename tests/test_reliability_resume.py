@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_reliability_common import MICRO_ZOO, member_json, micro_zoo
+
+from helpers import MICRO_ZOO, member_json, micro_zoo
 
 
 def test_interrupted_training_resumes_from_its_checkpoint_bit_for_bit(tmp_path, caplog):

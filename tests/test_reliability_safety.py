@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_reliability_common import MICRO_ZOO, QUICK_BENCH, copy_zoo
 
 from ipguard.errors import IPGuardError
 from ipguard.fingerprint import Fingerprint
 from ipguard.zoo import Member, load_zoo
 
 from conftest import compose_cfg
+from helpers import MICRO_ZOO, QUICK_BENCH, copy_zoo
 
 
 class Payload:

@@ -7,11 +7,11 @@ from __future__ import annotations
 import logging
 
 import pytest
-from test_reliability_common import copy_zoo
 
 from ipguard.store import read_records_dir
 
 from conftest import compose_cfg
+from helpers import copy_zoo
 
 BENCH = ["n=10", "threads=1", "logger=wandb", "logger.log_fingerprint=true"]
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import time
 
-from test_reliability_common import QUICK_BENCH, copy_zoo, entry, env
-
 from ipguard.store import read_records_dir
+
+from helpers import QUICK_BENCH, copy_zoo, entry, env
 
 CLOSED_PORT = "http://127.0.0.1:9"  # the discard port: nothing listens on it here
 

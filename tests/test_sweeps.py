@@ -15,7 +15,6 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from test_reliability_common import env, micro_zoo
 
 from ipguard.bench import run_bench, with_best_setting
 from ipguard.config import SWEEPS_DIR, typed
@@ -28,6 +27,7 @@ from ipguard.suspects import Selection
 from ipguard.zoo import Member, file_sha256, load_zoo
 
 from conftest import CONF, REPO, compose_cfg
+from helpers import env, micro_zoo
 
 FIGURES = {"fig3": ("fgsm", "eps"), "fig4": ("igsm", "eps"), "fig5": ("cw_l2", "k"),
            "fig6": ("ipguard", "k")}

@@ -8,7 +8,6 @@ import shutil
 
 import pytest
 import torch
-from test_reliability_common import MICRO_ZOO, copy_zoo
 
 from ipguard.classifier import ForestClassifier
 from ipguard.config import typed
@@ -20,6 +19,7 @@ from train.plan import member_seed, plan
 from train.schema import TrainConfig, ZooSpec
 
 from conftest import compose_cfg
+from helpers import MICRO_ZOO, copy_zoo
 
 # The seeds every digits zoo built so far has (member.json "seed"), target seed 0.
 BUILT_SEEDS = {"target": 0, "ftll": 1000, "ftal": 1001, "rtll": 1002, "rtal": 1003,
