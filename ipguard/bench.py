@@ -25,12 +25,13 @@ from omegaconf import DictConfig
 
 from ipguard.checks import check_device, check_extraction_memory, check_folder
 from ipguard.cli import entry, task
-from ipguard.config import plain, typed
+from ipguard.config import CONF_DIR, plain, typed
 from ipguard.errors import ConfigError, IPGuardError
 from ipguard.extract import extract
 from ipguard.fingerprint import Fingerprint
 from ipguard.metrics import score
 from ipguard.plots import plot_ru_curves
+from ipguard.progress import Progress
 from ipguard.record import Extraction, Provenance, Record, Setting, SuspectResult
 from ipguard.report import report
 from ipguard.runtime import configure_threads, git_revision, versions
@@ -125,15 +126,19 @@ def measure(cfg: BenchConfig, zoo: Zoo | None, method: Any, setting: Setting, ou
 
     effectiveness = verify(fingerprint, target.load_classifier(cfg.device)).matching_rate
     suspects: list[SuspectResult] = []
-    verify_start = time.perf_counter()
-    for member in zoo.suspects():
-        rate = verify(fingerprint, member.load_classifier(cfg.device)).matching_rate
-        suspects.append(SuspectResult(
-            name=member.name, role=member.role, kind=member.kind, arch=member.arch,
-            seed=member.seed, matching_rate=rate, test_accuracy=member.test_accuracy,
-            hyper=member.hyper,
-            in_default_selection=setting.selection.admits(member.kind, member.hyper)))
-    verify_seconds = time.perf_counter() - verify_start
+    members = list(zoo.suspects())
+    with Progress(f"verify {setting.method_label}", total=len(members),
+                  unit="suspect") as progress:
+        verify_start = time.perf_counter()
+        for member in members:
+            rate = verify(fingerprint, member.load_classifier(cfg.device)).matching_rate
+            suspects.append(SuspectResult(
+                name=member.name, role=member.role, kind=member.kind, arch=member.arch,
+                seed=member.seed, matching_rate=rate, test_accuracy=member.test_accuracy,
+                hyper=member.hyper,
+                in_default_selection=setting.selection.admits(member.kind, member.hyper)))
+            progress.update(1, last=member.name)
+        verify_seconds = time.perf_counter() - verify_start
 
     negatives = [s.matching_rate for s in suspects if s.role == "negative"]
     admitted = [s.matching_rate for s in suspects if s.role == "positive"]
@@ -244,7 +249,7 @@ def _log_to_wandb(tracker: Tracker, cfg: BenchConfig, record: Record, plot_path:
                          type="fingerprint")
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="bench")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="bench")
 @task
 def _main(cfg: DictConfig) -> float:
     return run_bench(cfg).record.aruc

@@ -2,7 +2,7 @@
 whether Hydra finds it while composing the config (a wrong type or choice) or the job finds it
 (a range, a missing zoo, a broken file). ``IPGUARD_DEBUG=1`` shows the traceback instead.
 
-    @hydra.main(version_base="1.3", config_path="../conf", config_name="bench")
+    @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="bench")
     @task
     def _main(cfg): ...
     main = entry(_main)
@@ -53,6 +53,7 @@ def task(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: object, **kwargs: object) -> object:
+        _requeue_outlives_sigterm()
         try:
             return fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - anything not ours is re-raised
@@ -60,12 +61,50 @@ def task(fn: F) -> F:
             if err is None or debug_enabled():
                 raise
             print(f"error: {err}", file=sys.stderr, flush=True)
+            _to_job_log(f"error: {err}")
             if _in_multirun():
                 exc.ipguard_reported = True  # type: ignore[attr-defined]
                 raise
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _requeue_outlives_sigterm() -> None:
+    """In a SLURM job of hydra/launcher=slurm(_gpu): let the requeue at the time limit finish.
+    submitit's handler of the signal SLURM sends before the limit runs ``scontrol requeue``, and
+    SLURM, requeueing, sends SIGTERM to every process of the job, that ``scontrol`` too; killed
+    before it exits, submitit takes the requeue for failed and the job ends with an error though
+    SLURM requeued it. From that signal on SIGTERM is ignored (``scontrol`` inherits that): the
+    job is ending anyway."""
+    import signal
+    import threading
+
+    if os.environ.get("SUBMITIT_EXECUTOR") != "slurm":
+        return
+    signum = getattr(signal, "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2"), None)
+    requeue = signal.getsignal(signum) if signum is not None else None
+    if (not callable(requeue) or getattr(requeue, "outlives_sigterm", False)
+            or threading.current_thread() is not threading.main_thread()):
+        return
+
+    def handler(sig: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        requeue(sig, frame)
+
+    handler.outlives_sigterm = True  # type: ignore[attr-defined]
+    signal.signal(signum, handler)
+
+
+def _to_job_log(line: str) -> None:
+    """The error in the job's own log file too (``<output dir>/<job>.log``), where a sweep's
+    user looks first; the console already has it, so only file handlers get it."""
+    import logging
+
+    record = logging.LogRecord("ipguard", logging.ERROR, __file__, 0, line, None, None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
 
 
 def entry(hydra_main: Callable[[], Any]) -> Callable[[], Any]:

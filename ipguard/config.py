@@ -14,14 +14,35 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+from omegaconf.errors import (
+    ConfigAttributeError,
+    ConfigKeyError,
+    MissingMandatoryValue,
+    OmegaConfBaseException,
+)
 
-from ipguard.errors import ConfigError
+from ipguard.errors import ConfigError, IPGuardError
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[1]
-CONF_DIR = REPO / "conf"
-SWEEPS_DIR = REPO / "sweeps"
+
+
+def _shipped(folder: str, package: str) -> Path:
+    """A folder of the checkout (``conf``, ``sweeps``) where there is one, else the copy the
+    installed package carries (``ipguard._conf``, ``ipguard._sweeps``)."""
+    here = REPO / folder
+    if here.is_dir():
+        return here
+    from importlib.util import find_spec
+
+    spec = find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"ipguard is installed without its {folder}/ ({package}): reinstall it")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+CONF_DIR = _shipped("conf", "ipguard._conf")
+SWEEPS_DIR = _shipped("sweeps", "ipguard._sweeps")
 _REGISTERED = False
 
 
@@ -46,7 +67,24 @@ def register() -> None:
         cs.store(group="schema/method", name=name, node=schema)
     for file in sorted(SWEEPS_DIR.glob("*.yaml")):
         cs.store(group="sweep", name=file.stem, node=OmegaConf.load(file), package="_global_")
+    for name, node in experiments().items():
+        cs.store(group="experiment", name=name, node=node, package="_global_")
     _REGISTERED = True
+
+
+def experiments() -> dict[str, dict[str, Any]]:
+    """One preset per paper sweep and dataset, ``experiment=<sweep>_<dataset>`` (fig6_cifar10,
+    table4_fashion_mnist, zoo_digits): it pins the dataset (and so the zoo), the sweep and the
+    W&B group. Made from the files of sweeps/ and conf/dataset/, so a new one of either has its
+    presets at once; a file conf/experiment/<name>.yaml adds one of your own."""
+    out = {}
+    for sweep in sorted(p.stem for p in SWEEPS_DIR.glob("*.yaml")):
+        for dataset in sorted(p.stem for p in (CONF_DIR / "dataset").glob("*.yaml")):
+            group = f"zoo-{dataset}" if sweep == "zoo" else f"{dataset}-{sweep}"
+            out[f"{sweep}_{dataset}"] = {
+                "defaults": [{"override /dataset": dataset}, {"override /sweep": sweep}],
+                "logger": {"group": group}}
+    return out
 
 
 def register_resolvers() -> None:
@@ -58,6 +96,17 @@ def register_resolvers() -> None:
             "ipguard.combo", lambda init, label: combo_suffix(str(init), str(label)).lstrip("-"))
     if not OmegaConf.has_resolver("ipguard.join"):
         OmegaConf.register_new_resolver("ipguard.join", lambda items: "+".join(map(str, items)))
+    if not OmegaConf.has_resolver("ipguard.env"):
+        # ${ipguard.env:WANDB_MODE,offline}: like oc.env, but a variable set to "" counts as
+        # unset (an `export WANDB_MODE=` in a shell profile must not break a run)
+        OmegaConf.register_new_resolver("ipguard.env", env_or_default)
+
+
+def env_or_default(name: str, default: Any = None) -> Any:
+    """The environment variable ``name``, or ``default`` when it is unset or empty."""
+    import os
+
+    return os.environ.get(name) or default
 
 
 # --------------------------------------------------------------------------- the typed view
@@ -129,7 +178,7 @@ _TYPE_WORDS = {int: "must be an integer", float: "must be a number", bool: "true
                str: "must be text", Path: "must be a path"}
 
 
-def config_error(exc: BaseException, path: str = "") -> ConfigError | None:
+def config_error(exc: BaseException, path: str = "") -> IPGuardError | None:
     """The OmegaConf error in ``exc``'s chain (a Hydra composition error wraps it) as one
     line: the field's full key, the value, and what the schema accepts."""
     err: BaseException | None = exc
@@ -141,6 +190,10 @@ def config_error(exc: BaseException, path: str = "") -> ConfigError | None:
     value = getattr(err, "value", None)
     if isinstance(err, MissingMandatoryValue):
         return ConfigError(key, "???", "a value is required here")
+    if isinstance(err, ConfigKeyError | ConfigAttributeError):
+        where = getattr(err, "object_type_str", None) or "this config"
+        return IPGuardError(f"unknown setting {key!r}: {where} has no such key (check its "
+                            "spelling; `--cfg job` lists the settings)")
     ref = _ref_type(err)
     if isinstance(ref, type) and issubclass(ref, Enum):
         valid = f"choose one of {sorted(m.value for m in ref)}"

@@ -12,6 +12,7 @@ from torch import nn
 from ipguard.errors import ConfigError
 from ipguard.fingerprint import Fingerprint
 from ipguard.methods.base import Method
+from ipguard.progress import Progress
 from ipguard.seeding import check_combo, combo_suffix, initial_points, target_labels
 
 
@@ -43,11 +44,14 @@ def extract(
     i = logits0.argmax(dim=1)
     j = target_labels(label, logits0, generator)
 
-    start = time.perf_counter()
-    out = method(target, x0.to(device), i.to(device), j.to(device))
-    if device != "cpu" and torch.cuda.is_available():
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
+    # The bar or log lines of the method's iterations (ipguard.progress): on a terminal a bar
+    # with the points still active, elsewhere a line every so often.
+    with Progress(f"extract {method.title()}{combo_suffix(init, label)} n={n}") as progress:
+        start = time.perf_counter()
+        out = method(target, x0.to(device), i.to(device), j.to(device), progress=progress)
+        if device != "cpu" and torch.cuda.is_available():
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
 
     x = out.x.detach().float().cpu().clamp(0, 1)
     with torch.no_grad():

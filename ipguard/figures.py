@@ -2,7 +2,6 @@
 
     python -m ipguard.figures dataset=digits                    # from the local results store
     python -m ipguard.figures dataset=digits source=wandb       # from W&B runs (public API)
-    python -m ipguard.figures dataset=digits source=wandb_offline wandb_dir=multirun
     python -m ipguard.figures 'datasets=[cifar10,cifar100,imagenet]'   # a panel per dataset
 
 Loads the records once, then writes each artifact of ``ipguard.paper.ARTIFACTS`` under the
@@ -21,9 +20,9 @@ import hydra
 from omegaconf import DictConfig
 
 from ipguard.cli import entry, task
-from ipguard.config import plain, typed
+from ipguard.config import CONF_DIR, plain, typed
 from ipguard.data import dataset_title
-from ipguard.errors import ConfigError, IPGuardError
+from ipguard.errors import IPGuardError
 from ipguard.io import atomic_write
 from ipguard.paper import ARTIFACTS, Inputs, sweeps_needed
 from ipguard.paper.base import FigureOut, Results
@@ -32,7 +31,7 @@ from ipguard.record import Record
 from ipguard.store import load_local
 from ipguard.tables import Table
 from ipguard.tracking import Tracker
-from ipguard.wandb_source import load_wandb_api, load_wandb_offline
+from ipguard.wandb_source import load_wandb_api
 from ipguard.zoo import Zoo, load_zoo
 
 log = logging.getLogger(__name__)
@@ -89,11 +88,6 @@ def load_records(cfg: FiguresConfig, dataset: str, sweeps: Sequence[str],
     """The records of ``sweeps`` for one dataset, from the configured source."""
     if cfg.source == Source.local:
         return load_local(cfg.results_dir, dataset, sweeps)
-    if cfg.source == Source.wandb_offline:
-        if not Path(cfg.wandb_dir).is_dir():
-            raise ConfigError("wandb_dir", cfg.wandb_dir, "a folder holding offline W&B runs "
-                              "(the multirun folders of the sweeps)")
-        return load_wandb_offline(cfg.wandb_dir, dataset, sweeps)
     path = cfg.wandb_path or "/".join(p for p in (cfg.logger.entity, cfg.logger.project) if p)
     try:
         return load_wandb_api(path, dataset, sweeps, download_dir=out / "wandb-files")
@@ -119,7 +113,8 @@ def load_zoos(zoo_dir: str, datasets: Sequence[str]) -> tuple[dict[str, Zoo], di
 def _where(cfg: FiguresConfig, dataset: str) -> str:
     if cfg.source == Source.local:
         return str(Path(cfg.results_dir) / dataset)
-    return cfg.wandb_dir if cfg.source == Source.wandb_offline else f"W&B ({cfg.source})"
+    path = cfg.wandb_path or "/".join(p for p in (cfg.logger.entity, cfg.logger.project) if p)
+    return f"W&B runs of {path} (public API)"
 
 
 def _write_readme(cfg: FiguresConfig, report: FiguresReport) -> None:
@@ -156,7 +151,7 @@ def _log_to_wandb(cfg: FiguresConfig, report: FiguresReport) -> None:
         tracker.summary({"warnings": len(report.warnings)})
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="figures")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="figures")
 @task
 def _main(cfg: DictConfig) -> None:
     report = build_figures(cfg)

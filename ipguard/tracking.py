@@ -51,6 +51,8 @@ class Tracker:
             )
         except Exception as exc:  # noqa: BLE001 - W&B must never fail the job
             self._warn("init", exc)
+            return
+        announce(self.run)
 
     @property
     def active(self) -> bool:
@@ -160,7 +162,7 @@ def lightning_logger(
             config=dict(config or {}), reinit="finish_previous", log_model=False,
             settings=wandb.Settings(silent=True, console="off", x_disable_stats=True),
         )
-        _ = logger.experiment  # start the run now, so a failure is caught here
+        announce(logger.experiment)  # start the run now, so a failure is caught here
         return logger
     except Exception as exc:  # noqa: BLE001 - W&B must never fail the job
         log.warning("W&B logger for %s failed (%s: %s); training logs to CSV only", name,
@@ -178,6 +180,20 @@ def finish_lightning_logger(logger: Any, exit_code: int = 0) -> None:
         log.warning("W&B finish failed (%s); local logs are unaffected", exc)
         return
     finish_run(run, exit_code)
+
+
+def announce(run: Any) -> str | None:
+    """Say where the run is, as W&B users expect: its URL when online, the exact
+    ``wandb sync`` command when offline. Returns the line (None when it cannot be told)."""
+    try:
+        if run.settings.mode == "offline":
+            line = f"W&B offline run {run.id}: upload it with `wandb sync {Path(run.dir).parent}`"
+        else:
+            line = f"W&B run {run.id}: {run.url}"
+    except Exception:  # noqa: BLE001 - never fail a job over a log line
+        return None
+    log.info(line)
+    return line
 
 
 def finish_run(run: Any, exit_code: int = 0) -> None:
@@ -201,20 +217,19 @@ def _run_file(run: Any) -> Path | None:
         return None
 
 
-def wait_until_written(run_file: Path, timeout: float = 15.0) -> bool:
-    """Wait until W&B's writer has put the run's exit record on disk: ``finish()`` returns
-    before the service has flushed an offline run file, so a reader (``wandb sync``, the
-    figures, a test) right after it may see a truncated run. Returns False on timeout."""
-    from ipguard.wandb_records import read_records
-
+def wait_until_written(run_file: Path, timeout: float = 15.0, settle: float = 0.3) -> bool:
+    """Wait until W&B's service has stopped writing an offline run file: ``finish()`` returns
+    before the service has flushed it, so ``wandb sync`` started right after the job could
+    upload a truncated run. Done when the file's size has not changed for ``settle`` seconds;
+    False after ``timeout``. (The file's format is W&B's own: it is never parsed here.)"""
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if any(r.WhichOneof("record_type") == "exit" for r in read_records(run_file)):
-                return True
-        except Exception:  # noqa: BLE001 - a file still being written: try again
-            pass
-        if time.monotonic() > deadline:
-            log.warning("W&B run file %s has no exit record after %.0fs", run_file, timeout)
-            return False
+    size, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now = run_file.stat().st_size if run_file.is_file() else -1
+        if now != size:
+            size, since = now, time.monotonic()
+        elif size > 0 and time.monotonic() - since >= settle:
+            return True
         time.sleep(0.05)
+    log.warning("W&B run file %s was still being written after %.0fs", run_file, timeout)
+    return False

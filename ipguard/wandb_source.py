@@ -1,5 +1,6 @@
-"""Records rebuilt from W&B runs, which mirror the local store: through the public API
-(``wandb.Api()``, after ``wandb sync`` for offline runs) or from offline run files.
+"""Records rebuilt from W&B runs, which mirror the local store, through the public API
+(``wandb.Api()``; offline runs after ``wandb sync``). The local store stays the source of
+truth; this module never reads W&B's private file format.
 
 A bench run logs its config (the resolved bench config plus ``ipguard``: the setting, key,
 sweep), a summary and the ``matching_rates`` table; R(tau)/U(tau) are recomputed from the rates
@@ -76,54 +77,6 @@ def record_from_wandb(config: Mapping[str, Any], summary: Mapping[str, Any],
 
 def _num(value: Any) -> float:
     return float(value) if value is not None else math.nan
-
-
-def load_wandb_offline(folder: str | Path, dataset: str, sweeps: Iterable[str]) -> list[Record]:
-    """Records of the named sweeps rebuilt from the offline runs (``*.wandb`` files) under
-    ``folder``: config and summary from the run file, the rates from its logged table."""
-    from ipguard.wandb_records import read_records
-
-    wanted = set(sweeps)
-    out = []
-    for run_file in sorted(Path(folder).rglob("*.wandb")):
-        try:
-            config, summary, finished = read_run(read_records(run_file))
-        except Exception as exc:  # noqa: BLE001 - a damaged run file must not stop the figures
-            log.warning("skipping W&B run %s: %s", run_file, exc)
-            continue
-        meta = config.get("ipguard") or {}
-        if meta.get("dataset") != dataset or meta.get("sweep") not in wanted or not finished:
-            continue
-        table = None
-        path = summary.get("matching_rates", {}).get("path")
-        if path:
-            table = json.loads((run_file.parent / "files" / path).read_text())
-        out.append(record_from_wandb(config, summary, table))
-    return _latest_per_key(out)
-
-
-def read_run(records: list[Any]) -> tuple[dict, dict, bool]:
-    config: dict[str, Any] = {}
-    summary: dict[str, Any] = {}
-    finished = False
-    for rec in records:
-        kind = rec.WhichOneof("record_type")
-        if kind in ("run", "config"):  # the initial config rides on the run record
-            updates = rec.run.config.update if kind == "run" else rec.config.update
-            for item in updates:
-                key = item.key or "/".join(item.nested_key)
-                config[key] = json.loads(item.value_json)
-        elif kind == "summary":
-            for item in rec.summary.update:
-                keys = [item.key] if item.key else list(item.nested_key)
-                node = summary
-                for k in keys[:-1]:
-                    node = node.setdefault(k, {})
-                node[keys[-1]] = json.loads(item.value_json)
-        elif kind == "exit":
-            finished = rec.exit.exit_code == 0
-    config.pop("_wandb", None)
-    return config, summary, finished
 
 
 def load_wandb_api(path: str, dataset: str, sweeps: Iterable[str], download_dir: str | Path,

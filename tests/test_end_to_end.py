@@ -9,10 +9,10 @@ from ipguard.bench import run_bench
 from ipguard.errors import MissingZooError
 from ipguard.metrics import aruc
 from ipguard.store import read_record
-from ipguard.wandb_records import find_run_file, read_summary
 from ipguard.zoo import load_zoo
 
 from conftest import REPO, TINY_ZOO, compose_cfg
+from wandb_files import find_run_file, read_summary
 
 # What TINY_ZOO asks for: 4 fine-tuned + WP p=0.1, 0.2 + FP c=1/16, 2/16 positives (unless a
 # level broke the 3 % rule) and 3 + 1 + 1 + 2 negatives.

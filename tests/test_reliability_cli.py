@@ -22,18 +22,19 @@ CASES = {  # name: (module, overrides, extra environment)
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory) -> dict[str, tuple[int, str]]:
+def results(tmp_path_factory) -> dict:
     """All cases at once (each is a fresh interpreter: ~6 s of imports)."""
     from helpers import env
 
-    procs = {}
+    procs, roots = {}, {}
     for name, (module, args, extra) in CASES.items():
-        root = tmp_path_factory.mktemp(name)
+        root = roots[name] = tmp_path_factory.mktemp(name)
         procs[name] = entry(module, args, root, env={**env(), **extra})
     out = {}
     for name, proc in procs.items():
         _, err = proc.communicate(timeout=240)
         out[name] = (proc.returncode, err)
+    out["roots"] = roots
     return out
 
 
@@ -76,3 +77,11 @@ def test_unknown_group_option_is_hydras_clear_message(results, name, option, ava
     assert code == 1 and "Traceback" not in err, err[-3000:]
     assert f"Could not find '{option}'" in err
     assert "Available options" in err and f"\t{available}\n" in err
+
+
+@pytest.mark.parametrize("name", ["bad_k", "missing_zoo", "negative_count"])
+def test_the_error_is_in_the_jobs_log_file_too(results, name):
+    """A user reading the job's log (a sweep's, a SLURM job's) finds why it stopped."""
+    line = _error_lines(results[name][1])[0]
+    (log_file,) = (results["roots"][name] / "outputs" / "run").glob("*.log")
+    assert line in log_file.read_text()

@@ -84,7 +84,7 @@ def test_bad_api_key_online_is_a_warning_not_a_failure(tmp_path, caplog, monkeyp
 
 
 def test_offline_run_is_complete_on_disk_for_a_later_sync(tmp_path, caplog):
-    from ipguard.wandb_records import find_run_file, read_records, read_summary
+    from wandb_files import find_run_file, read_records, read_summary
 
     record, stored = _bench(tmp_path, caplog)
     _complete(record, stored)

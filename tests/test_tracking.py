@@ -14,10 +14,10 @@ from ipguard.bench import run_bench
 from ipguard.errors import MissingZooError
 from ipguard.metrics import score
 from ipguard.tracking import Tracker, artifact_name, finish_lightning_logger, lightning_logger
-from ipguard.wandb_records import find_run_file, read_records, read_summary
-from ipguard.wandb_source import load_wandb_api, load_wandb_offline, read_run, run_group
+from ipguard.wandb_source import load_wandb_api, run_group
 
 from conftest import compose_cfg
+from wandb_files import find_run_file, offline_records, read_records, read_run, read_summary
 
 
 def _exit_code(run_file: Path) -> int | None:
@@ -134,14 +134,14 @@ def _fake_bench_run(folder: Path, sweep: str = "fig6") -> dict:
     return {"score": s, "config": config, "summary": summary}
 
 
-def test_records_rebuilt_from_offline_runs_and_from_the_api_agree(tmp_path):
+def test_records_rebuilt_through_the_api_hold_what_the_run_logged(tmp_path):
     made = _fake_bench_run(tmp_path / "runs")
-    (offline,) = load_wandb_offline(tmp_path / "runs", "digits", ["fig6"])
+    (offline,) = offline_records(tmp_path / "runs", "digits", ["fig6"])
     assert offline.aruc == made["score"].aruc and offline.key == "ipguard-TL-k=3-s0"
     assert offline.headline.robustness == made["score"].robustness
     assert offline.setting.params == {"k": 3.0, "lr": 0.01} and offline.combo == "-TL"
     assert offline.setting.n == 20 and offline.sweep == "fig6"
-    assert load_wandb_offline(tmp_path / "runs", "digits", ["fig5"]) == []
+    assert offline_records(tmp_path / "runs", "digits", ["fig5"]) == []
 
     run_file = find_run_file(tmp_path / "runs")
     config, summary, _ = read_run(read_records(run_file))
@@ -177,3 +177,23 @@ def test_records_rebuilt_from_offline_runs_and_from_the_api_agree(tmp_path):
     assert api.calls[0] == ("me/ipguard", {"group": "digits-fig6", "jobType": "bench",
                                            "state": "finished"})
     assert online.to_json() == offline.to_json()
+
+
+def test_a_run_says_where_it_is(tmp_path, caplog):
+    """Offline: the exact `wandb sync` command for this run's folder; online: its URL."""
+    import logging
+
+    from ipguard.tracking import announce
+
+    caplog.set_level(logging.INFO, logger="ipguard.tracking")
+    with Tracker(mode="offline", dir=tmp_path, name="here") as t:
+        run_dir = t.run_dir
+        run_id = t.run.id
+    assert f"W&B offline run {run_id}: upload it with `wandb sync {run_dir}`" in caplog.text
+    assert run_dir.is_dir() and run_dir.name.startswith("offline-run-")
+
+    class Online:
+        id, url = "abc", "https://wandb.ai/me/ipguard/runs/abc"
+        settings = type("S", (), {"mode": "online"})()
+
+    assert announce(Online()) == "W&B run abc: https://wandb.ai/me/ipguard/runs/abc"

@@ -22,6 +22,7 @@ from ipguard.errors import IPGuardError, MissingZooError
 from ipguard.flops import count_flops
 from ipguard.models.forest import train_forest
 from ipguard.models.layers import count_parameters
+from ipguard.progress import Eta
 from ipguard.runtime import check_memory as check_bytes
 from ipguard.runtime import format_bytes, images_bytes, training_bytes
 from ipguard.suspects import FINETUNE, PRUNING
@@ -69,10 +70,23 @@ class ZooBuilder:
         self.check_memory(member)
         done: list[Member] = []
         ended: set[str] = set()   # pruning chains stopped by the 3 % rule
-        for job in jobs:
+        eta = Eta(sum(_work(job) for job in jobs))
+        for number, job in enumerate(jobs, 1):
             if job.kind in ended:
+                eta.add(_work(job))
                 continue
-            result = self.run(job)
+            where = f"[{number}/{len(jobs)}] {job.name}"
+            start, skipped = time.monotonic(), len(self.skipped)
+            result = self.run(job, where)
+            if len(self.skipped) > skipped:
+                eta.add(_work(job))
+                log.info("%s (%s): already built; %s", where, result.role, eta)
+            else:
+                eta.add(_work(job), time.monotonic() - start)
+                acc = result.test_accuracy
+                log.info("%s (%s): test accuracy %s, trained in %.1fs; %s", where, result.role,
+                         "n/a" if acc is None else f"{acc:.4f}", result.train_seconds or 0.0,
+                         eta)
             if result.role == "rejected":
                 ended.add(job.kind)
             else:
@@ -85,8 +99,9 @@ class ZooBuilder:
                             train_images=len(self.data.train), test_images=len(self.data.test),
                             available=available)
 
-    def run(self, job: MemberJob) -> Member:
-        """Build one member, or load it when a run before this one finished it."""
+    def run(self, job: MemberJob, where: str | None = None) -> Member:
+        """Build one member, or load it when a run before this one finished it; ``where``
+        names the job in the line that says it starts (default: its name)."""
         if job.level is not None:
             rejected = member_dir(self.root, "rejected", job.name)
             if is_built(rejected):
@@ -94,6 +109,10 @@ class ZooBuilder:
         folder = member_dir(self.root, job.role, job.name)
         if is_built(folder):
             return self._skip(folder)
+        epochs = job.recipe.epochs if job.recipe is not None else 0
+        work = (f"training {epochs} epoch{'s' * (epochs != 1)}" if epochs
+                else "training a forest" if job.kind == "forest" else "loading its weights")
+        log.info("%s (%s): %s", where or job.name, job.role, work)
         if job.kind == "forest":
             return self._forest(job)
         return self._network(job)
@@ -185,10 +204,13 @@ class ZooBuilder:
         save_member(member, artifact)
         self.fitter.clear_partial(member.name)
         self.built.append(member.name)
-        acc = member.test_accuracy
-        log.info("built %s (%s): test accuracy %s in %.1fs", member.name, member.role,
-                 "n/a" if acc is None else f"{acc:.4f}", member.train_seconds or 0.0)
         return member
+
+
+def _work(job: MemberJob) -> int:
+    """A job's share of a build's time, for the ETA: its epochs (1 without a recipe: a forest,
+    pretrained weights)."""
+    return job.recipe.epochs if job.recipe is not None else 1
 
 
 def _accuracy_of(member: Member | None) -> float:

@@ -6,7 +6,9 @@ with the weights an uninterrupted training gives."""
 from __future__ import annotations
 
 import logging
+import math
 import shutil
+import sys
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +23,7 @@ from ipguard.config import plain
 from ipguard.data import ImageData
 from ipguard.errors import IPGuardError
 from ipguard.io import remove_stale_tmp
+from ipguard.progress import Progress, resolve_mode
 from ipguard.tracking import finish_lightning_logger, lightning_logger
 from train.datamodule import ImageDataModule
 from train.module import ClassifierModule, LastCheckpoint, checkpoint_identity, read_checkpoint
@@ -38,6 +41,34 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*srun.*")
     warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=r".*smaller than the logging interval.*")
+
+
+class TrainingProgress(L.Callback):
+    """A training's progress as log lines (where no bar is drawn): batches done, the epoch and
+    the time left, every ``IPGUARD_PROGRESS_INTERVAL`` seconds. A resumed training counts
+    from the epoch it resumes at."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.progress: Progress | None = None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        batches = trainer.num_training_batches
+        known = math.isfinite(batches) and trainer.max_epochs is not None
+        self.progress = Progress(
+            f"train {self.name}", int(batches * trainer.max_epochs) if known else None,
+            "batch", initial=int(batches * trainer.current_epoch) if known else 0, mode="log")
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if self.progress is not None:
+            self.progress.update(1, epoch=f"{trainer.current_epoch + 1}/{trainer.max_epochs}")
+
+    def on_train_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if self.progress is not None:
+            self.progress.close()
+
+    def on_exception(self, trainer: L.Trainer, *args: Any) -> None:
+        self.on_train_end(trainer)
 
 
 class Fitter:
@@ -98,10 +129,16 @@ class Fitter:
         ckpt = self.partial(name) / "last.ckpt"
         resume = self._resumable(ckpt, identity)
         checkpoint = LastCheckpoint(ckpt, self.checkpoint_every, identity)
-        kwargs = {"enable_progress_bar": False, "enable_model_summary": False,
+        callbacks: list[L.Callback] = [checkpoint]
+        # Lightning's own bar on a terminal (it draws on stdout), a line every so often
+        # elsewhere, nothing with IPGUARD_PROGRESS=off (ipguard.progress).
+        shown = resolve_mode(sys.stdout)
+        if shown == "log":
+            callbacks.append(TrainingProgress(name))
+        kwargs = {"enable_progress_bar": shown == "bar", "enable_model_summary": False,
                   "enable_checkpointing": False, **self.trainer_kwargs}
         trainer = L.Trainer(max_epochs=recipe.epochs, logger=loggers or False,
-                            callbacks=[checkpoint], **kwargs)
+                            callbacks=callbacks, **kwargs)
         try:
             trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
         except BaseException:

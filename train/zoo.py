@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 
 from ipguard.checks import check_device, check_folder, training_images
 from ipguard.cli import entry, task
-from ipguard.config import plain, typed
+from ipguard.config import CONF_DIR, plain, typed
 from ipguard.runtime import configure_threads
 from ipguard.targets import check_loader, check_model
 from train.build import ZooBuilder, check_memory
@@ -62,7 +62,7 @@ def build_zoo(cfg: DictConfig | TrainConfig) -> ZooBuilder:
     return builder
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 @task
 def _main(cfg: DictConfig) -> None:
     build_zoo(cfg)

@@ -4,7 +4,9 @@ A method holds its hyper-parameters and is called on a batch:
 ``method(model, x_init, i, j) -> MethodOutput``. ``model`` maps pixels in [0, 1] to logits,
 ``x_init`` (n, C, H, W) are the initial points, ``i`` their labels predicted by the target and
 ``j`` the target labels. Methods work on the whole batch with per-point masks; they never loop
-over points in Python and never update the model's parameters."""
+over points in Python and never update the model's parameters. A method that iterates reports
+each iteration (and how many points are still active) to the optional ``progress``
+(:class:`ipguard.progress.Progress`), setting its ``total`` first."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import torch
 from torch import nn
 
 from ipguard.errors import ConfigError
+from ipguard.progress import Progress
 
 
 @dataclass
@@ -43,7 +46,8 @@ class Method(ABC):
 
     @abstractmethod
     def __call__(
-        self, model: nn.Module, x_init: torch.Tensor, i: torch.Tensor, j: torch.Tensor
+        self, model: nn.Module, x_init: torch.Tensor, i: torch.Tensor, j: torch.Tensor,
+        progress: Progress | None = None,
     ) -> MethodOutput: ...
 
     def params(self) -> dict[str, object]:
@@ -92,14 +96,17 @@ def input_grad(loss: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return grad
 
 
-def active_points(active: torch.Tensor) -> Iterator[torch.Tensor]:
+def active_points(active: torch.Tensor, progress: Progress) -> Iterator[torch.Tensor]:
     """The indices of the points still marked in ``active``, anew for each iteration, until
-    none is left; the caller clears a point's mark when it stops."""
+    none is left; the caller clears a point's mark when it stops. Each iteration the caller
+    finishes counts one on ``progress``, with the points it worked on (already on the host:
+    ``nonzero`` synchronises anyway)."""
     while True:
         idx = active.nonzero().squeeze(1)
         if len(idx) == 0:
             return
         yield idx
+        progress.update(1, active=len(idx))
 
 
 def check_adam(lr: float, max_iter: int, betas: tuple[float, float]) -> tuple[float, float]:

@@ -15,6 +15,7 @@ from torch import nn
 
 from ipguard.errors import ConfigError
 from ipguard.methods.base import Method, MethodOutput, adam_step, check_adam, input_grad
+from ipguard.progress import Progress, expect
 
 # The authors' constants: the atanh argument is shrunk so pixels at 0 or 1 map to finite w,
 # a constant above NO_UPPER means "no successful c seen yet", and the loss must fall by more
@@ -84,8 +85,10 @@ class CWL2(Method):
         self.betas = check_adam(self.lr, self.max_iter, self.betas)
 
     def __call__(
-        self, model: nn.Module, x_init: torch.Tensor, i: torch.Tensor, j: torch.Tensor
+        self, model: nn.Module, x_init: torch.Tensor, i: torch.Tensor, j: torch.Tensor,
+        progress: Progress | None = None,
     ) -> MethodOutput:
+        progress = expect(progress, self.binary_search_steps * self.max_iter)
         n, device = len(x_init), x_init.device
         x0 = x_init.detach()
         w0 = to_w(x0.clamp(0, 1))
@@ -104,7 +107,8 @@ class CWL2(Method):
         for outer in range(self.binary_search_steps):
             if repeat and outer == self.binary_search_steps - 1:
                 const = upper.clone()
-            succeeded = self._minimise(model, w0, j, const, state)
+            search = f"{outer + 1}/{self.binary_search_steps}"
+            succeeded = self._minimise(model, w0, j, const, state, progress, search)
             upper = torch.where(succeeded, torch.minimum(upper, const), upper)
             lower = torch.where(succeeded, lower, torch.maximum(lower, const))
             const = torch.where(upper < NO_UPPER, (lower + upper) / 2, const * 10)
@@ -114,10 +118,11 @@ class CWL2(Method):
 
     def _minimise(
         self, model: nn.Module, w0: torch.Tensor, j: torch.Tensor, const: torch.Tensor,
-        state: _SearchState,
+        state: _SearchState, progress: Progress, search: str,
     ) -> torch.Tensor:
         """One search step: Adam from the initial point at constants ``const``; updates the
-        best points in ``state`` and returns which points succeeded in this step."""
+        best points in ``state`` and returns which points succeeded in this step. Counts each
+        iteration on ``progress``, and the ones early abort left out when it ends."""
         n = len(w0)
         w = w0.clone()
         m = torch.zeros_like(w)
@@ -128,10 +133,12 @@ class CWL2(Method):
         succeeded = torch.zeros(n, dtype=torch.bool, device=w.device)
         check_every = max(self.max_iter // 10, 1)
         shape = (-1, *([1] * (w.dim() - 1)))
+        first = progress.count
         for it in range(self.max_iter):
             idx = active.nonzero().squeeze(1)
             if len(idx) == 0:
                 break
+            progress.update(1, step=search, active=len(idx))
             wa = w[idx].requires_grad_(True)
             xa = to_pixels(wa)
             logits = model(xa)
@@ -158,6 +165,7 @@ class CWL2(Method):
             state.best_x[idx[better]] = xa[better]
             state.last_x[idx] = xa
             active[idx[abort]] = False
+        progress.update(first + self.max_iter - progress.count)  # what early abort skipped
         return succeeded
 
 

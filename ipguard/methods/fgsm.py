@@ -10,6 +10,7 @@ from torch.nn import functional as F
 
 from ipguard.errors import ConfigError
 from ipguard.methods.base import Method, MethodOutput, input_grad
+from ipguard.progress import Progress
 
 
 @dataclass(repr=False)
@@ -31,7 +32,8 @@ class FGSM(Method):
             raise ConfigError("method.eps", self.eps, "the noise bound is a pixel step in (0, 1]")
 
     def __call__(
-        self, model: nn.Module, x_init: torch.Tensor, i: torch.Tensor, j: torch.Tensor
+        self, model: nn.Module, x_init: torch.Tensor, i: torch.Tensor, j: torch.Tensor,
+        progress: Progress | None = None,
     ) -> MethodOutput:
         x = x_init.detach().clone().requires_grad_(True)
         loss = F.cross_entropy(model(x), j, reduction="none")

@@ -10,6 +10,7 @@ from torch.nn import functional as F
 
 from ipguard.errors import ConfigError
 from ipguard.methods.base import Method, MethodOutput, active_points, input_grad
+from ipguard.progress import Progress, expect
 
 
 @dataclass(repr=False)
@@ -40,14 +41,16 @@ class IGSM(Method):
             raise ConfigError("method.max_iter", self.max_iter, "must be an integer >= 1")
 
     def __call__(
-        self, model: nn.Module, x_init: torch.Tensor, i: torch.Tensor, j: torch.Tensor
+        self, model: nn.Module, x_init: torch.Tensor, i: torch.Tensor, j: torch.Tensor,
+        progress: Progress | None = None,
     ) -> MethodOutput:
+        progress = expect(progress, self.max_iter)
         x0 = x_init.detach()
         x = x0.clone()
         lower, upper = (x0 - self.eps).clamp(0, 1), (x0 + self.eps).clamp(0, 1)
         steps = torch.zeros(len(x), dtype=torch.long, device=x.device)
         active = torch.ones(len(x), dtype=torch.bool, device=x.device)
-        for idx in active_points(active):
+        for idx in active_points(active, progress):
             xa = x[idx].requires_grad_(True)
             logits = model(xa)
             done = logits.detach().argmax(dim=1) == j[idx]

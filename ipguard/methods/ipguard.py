@@ -16,6 +16,7 @@ from ipguard.methods.base import (
     check_adam,
     input_grad,
 )
+from ipguard.progress import Progress, expect
 
 
 def boundary_loss(logits: torch.Tensor, i: torch.Tensor, j: torch.Tensor, k: float) -> torch.Tensor:
@@ -62,14 +63,16 @@ class IPGuard(Method):
         self.betas = check_adam(self.lr, self.max_iter, self.betas)
 
     def __call__(
-        self, model: nn.Module, x_init: torch.Tensor, i: torch.Tensor, j: torch.Tensor
+        self, model: nn.Module, x_init: torch.Tensor, i: torch.Tensor, j: torch.Tensor,
+        progress: Progress | None = None,
     ) -> MethodOutput:
+        progress = expect(progress, self.max_iter)
         x = x_init.detach().clone().clamp_(0, 1)
         m = torch.zeros_like(x)
         v = torch.zeros_like(x)
         steps = torch.zeros(len(x), dtype=torch.long, device=x.device)
         active = torch.ones(len(x), dtype=torch.bool, device=x.device)
-        for idx in active_points(active):
+        for idx in active_points(active, progress):
             xa = x[idx].requires_grad_(True)
             loss = boundary_loss(model(xa), i[idx], j[idx], self.k)
             done = loss.detach() <= 0

@@ -16,6 +16,7 @@ from torch import nn
 
 from ipguard.methods.base import MethodOutput, input_grad
 from ipguard.methods.ipguard import IPGuard, boundary_loss
+from ipguard.progress import Progress, expect
 
 
 @dataclass(repr=False)
@@ -27,8 +28,10 @@ class OnePointIPGuard(IPGuard):
     tuned_as = "ipguard"
 
     def __call__(
-        self, model: nn.Module, x_init: torch.Tensor, i: torch.Tensor, j: torch.Tensor
+        self, model: nn.Module, x_init: torch.Tensor, i: torch.Tensor, j: torch.Tensor,
+        progress: Progress | None = None,
     ) -> MethodOutput:
+        progress = expect(progress, len(x_init), "point")
         xs, iterations = [], []
         for p in range(len(x_init)):
             x = x_init[p : p + 1].detach().clone().clamp_(0, 1).requires_grad_(True)
@@ -46,6 +49,7 @@ class OnePointIPGuard(IPGuard):
                 steps += 1
             xs.append(x.detach())
             iterations.append(steps)
+            progress.update(1, iterations=steps)
         return MethodOutput(
             x=torch.cat(xs),
             iterations=torch.tensor(iterations, dtype=torch.long, device=x_init.device),

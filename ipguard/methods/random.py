@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ipguard.methods.base import Method, MethodOutput
+from ipguard.progress import Progress
 
 
 @dataclass(repr=False)
@@ -28,7 +29,8 @@ class Random(Method):
     paper_name = "Random"
 
     def __call__(
-        self, model: nn.Module, x_init: torch.Tensor, i: torch.Tensor, j: torch.Tensor
+        self, model: nn.Module, x_init: torch.Tensor, i: torch.Tensor, j: torch.Tensor,
+        progress: Progress | None = None,
     ) -> MethodOutput:
         generator = torch.Generator().manual_seed(self._stream_seed(x_init))
         x = torch.rand(x_init.shape, generator=generator, dtype=torch.float32)

@@ -14,8 +14,7 @@ from ipguard.suspects import Selection
 
 class Source(StrEnum):
     local = "local"                   # the results store
-    wandb = "wandb"                   # W&B runs through the public API
-    wandb_offline = "wandb_offline"   # offline run files under wandb_dir
+    wandb = "wandb"                   # W&B runs through the public API (after `wandb sync`)
 
 
 class Grid(StrEnum):
@@ -50,7 +49,6 @@ class FiguresConfig:
     zoo_dir: str = MISSING
     out_dir: str = MISSING
     wandb_path: str | None = None     # entity/project for source=wandb
-    wandb_dir: str = MISSING          # searched for offline runs (source=wandb_offline)
     grid: Grid = Grid.sweep
     suspects: Selection = field(default_factory=Selection)
     figures: dict[str, FigureSpec] = field(default_factory=dict)
