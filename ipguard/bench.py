@@ -23,6 +23,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from ipguard.area import decompose
 from ipguard.checks import check_device, check_extraction_memory, check_folder
 from ipguard.cli import entry, task
 from ipguard.config import CONF_DIR, plain, typed
@@ -230,7 +231,11 @@ def _tracker(cfg: BenchConfig, setting: Setting) -> Tracker:
 def _log_to_wandb(tracker: Tracker, cfg: BenchConfig, record: Record, plot_path: Path,
                   fp_path: Path) -> None:
     ex = record.extraction
+    area = decompose(record.suspects)
     tracker.summary({
+        "mean_rate_positives": area.positives, "mean_rate_negatives": area.negatives,
+        "mean_rate_difference": area.difference,
+        **{f"mean_rate_{kind}": rate for kind, rate in area.families.items()},
         "aruc": record.aruc, "auc": record.auc, "gap": record.gap,
         "aruc_all_within_budget": record.all_admitted.aruc if record.all_admitted else None,
         "effectiveness": record.effectiveness, "extraction_seconds": ex.seconds,

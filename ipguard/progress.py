@@ -112,22 +112,24 @@ class Progress:
             self._last = now
             self._draw(now)
 
-    def close(self) -> None:
+    def close(self, interrupted: bool = False) -> None:
         """Show the final state: the bar stays on screen; in log mode a last line when the
-        work lasted long enough to have logged before."""
+        work lasted long enough to have logged before (``stopped`` when it was interrupted:
+        an error, a time limit)."""
         if self.mode == "bar" and (self._bar is not None or self.count > self.initial):
             self._draw(time.monotonic())
             assert self._bar is not None
             self._bar.close()
         elif self.mode == "log" and self._lines:
-            log.info("%s: done, %s", self.desc, self._line(time.monotonic(), eta=False))
+            log.info("%s: %s, %s", self.desc, "stopped" if interrupted else "done",
+                     self._line(time.monotonic(), eta=False))
         self.mode = "off"
 
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.close(interrupted=exc_type is not None)
 
     # ----------------------------------------------------------------- drawing
     def _draw(self, now: float) -> None:

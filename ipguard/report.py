@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ipguard.area import decompose
 from ipguard.record import Record, SuspectResult
 from ipguard.suspects import family_label, suspect_label
 
@@ -38,18 +39,23 @@ def matching_rate_table(suspects: Sequence[SuspectResult], column: str) -> str:
 
 
 def summary_lines(record: Record) -> str:
-    """The run in three lines: setting and effectiveness, the headline ARUC, the ARUC with
-    every pruned model the 3 % rule admits."""
+    """The run in a few lines: setting and effectiveness, the headline ARUC (the paper's
+    protocol: every pruned model the 3 % rule admits, unless caps were asked for, when the
+    capped ARUC is labelled so and the paper's follows), and where the area goes."""
     s, head, every = record.setting, record.headline, record.all_admitted
     lines = [f"{s.method_label} on {s.dataset}: n={s.n}, seed={s.seed}, target matches "
              f"{record.effectiveness:.2f} of its own fingerprint"]
+    capped = s.selection.capped
     if head is not None:
+        which = (f"capped at {s.selection.describe()}, not the paper's protocol" if capped
+                 else "every pruned model the 3 % rule admits, the paper's protocol")
         lines.append(f"ARUC = {head.aruc:.4f}  (AUC {head.auc:.4f}, gap {head.gap:+.2f}; "
-                     f"{head.positives} positives with {s.selection.describe()}; "
-                     f"{head.negatives} negatives)")
-    if every is not None:
-        lines.append(f"ARUC = {every.aruc:.4f}  with every pruned model within the 3 % rule "
-                     f"({every.positives} positives; rows marked * above)")
+                     f"{head.positives} positives: {which}; {head.negatives} negatives)")
+    if every is not None and capped:
+        lines.append(f"ARUC = {every.aruc:.4f}  with every pruned model the 3 % rule admits, "
+                     f"the paper's protocol ({every.positives} positives; rows marked * above)")
+    if record.suspects:
+        lines.append(decompose(record.suspects).line())
     return "\n".join(lines)
 
 

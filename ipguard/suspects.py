@@ -101,17 +101,24 @@ def zoo_order(kind: str, hyper: Mapping[str, Any], arch: str) -> tuple[int, floa
 
 @dataclass
 class Selection:
-    """Which admitted positives the headline ARUC counts: WP members with p <= ``max_wp_p`` and
-    FP members with c <= ``max_fp_c``; ``None`` counts every level the 3 % rule admitted."""
+    """Which admitted positives the headline ARUC counts. The paper's protocol (the default,
+    ``None``) counts every pruning level the 3 % rule admitted (Section 5.1: "each p
+    corresponds to a pruned version"); a cap (``max_wp_p``, ``max_fp_c``: e.g. 0.5 and 7/16,
+    the largest levels the rule admitted on the paper's own models) is a named deviation,
+    and results made with one say so."""
 
-    max_wp_p: float | None = 0.5
-    max_fp_c: float | None = 0.4375
+    max_wp_p: float | None = None
+    max_fp_c: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_wp_p", "max_fp_c"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= float(value) <= 1.0:
                 raise ConfigError(name, value, "a pruning level lies in [0, 1] (null: no cap)")
+
+    @property
+    def capped(self) -> bool:
+        return self.max_wp_p is not None or self.max_fp_c is not None
 
     def cap(self, kind: str) -> float | None:
         return self.max_wp_p if kind == "wp" else self.max_fp_c if kind == "fp" else None

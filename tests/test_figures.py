@@ -272,3 +272,17 @@ def test_best_setting_rerun_reproduces_the_best_record(sweep, tiny_zoo, tmp_path
     assert record.aruc == best.aruc  # CPU extraction is deterministic
     assert [s.matching_rate for s in record.suspects] == \
         [s.matching_rate for s in best.suspects]
+
+
+def test_the_means_table_shows_where_the_aruc_goes(tmp_path):
+    """Tables 5-7's companion: positives' mean minus negatives' mean is the ARUC whenever the
+    two sets separate (Eq. 7 with n = r), per method, from the same records."""
+    _figures(FIXTURE / "results", tmp_path / "no-zoo", tmp_path / "out")
+    rows = _csv(tmp_path / "out" / "table5-7-digits-means.csv")
+    assert {r["method"] for r in rows} >= {"ipguard", "random"}
+    for row in rows:
+        difference = float(row["positives"]) - float(row["negatives"])
+        assert float(row["difference"]) == pytest.approx(difference)
+        if row["separated"] == "True":
+            assert float(row["aruc"]) == pytest.approx(difference, abs=1e-9)
+    assert "0.97" in (tmp_path / "out" / "table5-7-digits-means.md").read_text()

@@ -85,3 +85,24 @@ def test_aruc_equals_mean_gap_when_positives_and_negatives_separate():
         neg = rng.integers(0, 40, size=30) / 100
         pos = rng.integers(41, 101, size=15) / 100
         assert aruc(pos, neg, r=100) == pytest.approx(pos.mean() - neg.mean(), abs=1e-12)
+
+
+def test_the_decomposition_is_the_aruc_when_the_sets_separate():
+    from ipguard.area import decompose
+    from ipguard.record import SuspectResult
+
+    def suspect(role, kind, rate, headline=True):
+        return SuspectResult(f"{kind}{rate}", role, kind, "a", 0, rate,
+                             in_default_selection=headline)
+
+    suspects = [suspect("positive", "ftll", 1.0), suspect("positive", "wp", 0.9),
+                suspect("positive", "fp", 0.2, headline=False),
+                suspect("negative", "same_arch", 0.1), suspect("negative", "same_arch", 0.3),
+                suspect("negative", "forest", 0.05)]
+    d = decompose(suspects)  # the headline's positives: 1.0 and 0.9
+    assert d.separated and d.positives == pytest.approx(0.95)
+    assert d.families == pytest.approx({"same_arch": 0.2, "forest": 0.05})
+    assert d.difference == pytest.approx(aruc([1.0, 0.9], [0.1, 0.3, 0.05], r=100))
+    every = decompose(suspects, headline_only=False)  # 0.2 overlaps the negatives
+    assert not every.separated
+    assert every.difference != pytest.approx(aruc([1.0, 0.9, 0.2], [0.1, 0.3, 0.05], r=100))

@@ -169,3 +169,20 @@ def test_zoo_build_on_a_terminal_shows_lightnings_bar(quiet_env, tmp_path, capsy
     assert "\r" in out and re.search(r"Epoch 3: 100%.*\| \d+/\d+", out)
     assert sum(bool(MEMBER_DONE.match(line)) for line in _lines(caplog, "train.build")) == 3
     assert not _lines(caplog)                       # no training log lines under a bar
+
+
+def test_an_interrupted_run_says_stopped_not_done(caplog, monkeypatch):
+    """A training cut off by an error or a SLURM time limit must not read as finished."""
+    import logging
+
+    from ipguard.progress import Progress
+
+    monkeypatch.setenv("IPGUARD_PROGRESS_INTERVAL", "0")
+    caplog.set_level(logging.INFO, logger="ipguard.progress")
+    with pytest.raises(KeyboardInterrupt), Progress("train x", 10, "batch", mode="log") as bar:
+        bar.update(3)
+        raise KeyboardInterrupt
+    with Progress("train y", 10, "batch", mode="log") as bar:
+        bar.update(4)
+    assert "train x: stopped, 3/10" in caplog.text and "train x: done" not in caplog.text
+    assert "train y: done, 4/10" in caplog.text

@@ -134,8 +134,8 @@ def test_key_names_every_setting_that_differs_from_the_papers():
         "ipguard-TL-k=3-betas=0.9,0.9-s0"
     assert _setting(params=base, n=40).key() == "ipguard-TL-k=3-n40-s0"
     assert _setting(params=base, r=50).key() == "ipguard-TL-k=3-r50-s0"
-    assert _setting(params=base, selection=Selection(None, None)).key() == \
-        "ipguard-TL-k=3-max_wp_p=none-max_fp_c=none-s0"
+    assert _setting(params=base, selection=Selection(0.5, 0.4375)).key() == \
+        "ipguard-TL-k=3-max_wp_p=0.5-max_fp_c=0.4375-s0"  # a cap: not the paper's protocol
     settings = [_setting(params={**base, "k": k, "lr": lr}, n=n) for k in (1, 3, 1.0000001)
                 for lr in (0.001, 0.01, 0.0010000001) for n in (40, 100)]
     assert len({s.key() for s in settings}) == len(settings)  # unique, even 1 vs 1.0000001

@@ -68,7 +68,8 @@ class TrainingProgress(L.Callback):
             self.progress.close()
 
     def on_exception(self, trainer: L.Trainer, *args: Any) -> None:
-        self.on_train_end(trainer)
+        if self.progress is not None:  # killed, timed out, failed: not "done"
+            self.progress.close(interrupted=True)
 
 
 class Fitter:

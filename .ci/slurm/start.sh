@@ -209,6 +209,11 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=$DEFMEM
 SchedulerType=sched/backfill
+# a requeued job (the time-limit requeue test) waits cred_expire seconds (default 120) and then
+# for a scheduling pass (default every 30 s backfill, 60 s main): short here, so that it
+# restarts within ~15 s
+AuthInfo=cred_expire=10
+SchedulerParameters=bf_interval=2,sched_interval=2
 ReturnToService=2
 InactiveLimit=0
 KillWait=10

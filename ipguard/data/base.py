@@ -29,6 +29,24 @@ class ImageData:
         return stack(self.test)
 
 
+def first_per_class(labels: torch.Tensor | list[int], limit: int | None,
+                    field: str = "dataset.loader.*_per_class") -> torch.Tensor:
+    """Indices of the first ``limit`` examples of each class, in their stored order: a
+    stratified subset, the same every time (``None``: every example)."""
+    labels = torch.as_tensor(labels)
+    if limit is None:
+        return torch.arange(len(labels))
+    if limit < 1:
+        from ipguard.errors import ConfigError
+
+        raise ConfigError(field, limit, "null (all) or an integer >= 1")
+    order = torch.argsort(labels, stable=True)
+    sorted_labels = labels[order]
+    starts = torch.searchsorted(sorted_labels, sorted_labels, right=False)
+    rank = torch.arange(len(labels)) - starts  # position within its class
+    return torch.sort(order[rank < limit]).values
+
+
 def stack(dataset: Dataset, batch_size: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
     """All of a dataset as two tensors (x float, y int64); tensor datasets are returned as is."""
     tensors = getattr(dataset, "tensors", None)

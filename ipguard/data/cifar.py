@@ -17,7 +17,7 @@ import torch
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
-from ipguard.data.base import ImageData
+from ipguard.data.base import ImageData, first_per_class
 from ipguard.data.imagefolder import read_split
 from ipguard.errors import ConfigError, IPGuardError
 
@@ -112,9 +112,13 @@ def load_cifar(
     download: bool = True,
     padding: int = 4,
     flip: bool = True,
+    train_per_class: int | None = None,
+    test_per_class: int | None = None,
 ) -> ImageData:
     """CIFAR-10/100 from ``folder`` (image-folder layout) if given, else from torchvision's
-    format under ``root`` (downloaded there first when ``download`` and it is missing)."""
+    format under ``root`` (downloaded there first when ``download`` and it is missing).
+    ``train_per_class`` / ``test_per_class`` keep the first that many images of each class
+    (a stratified subset, the same every time; None: all), for a zoo that trains on a CPU."""
     if name not in CIFAR:
         raise ConfigError("dataset.loader.name", name, f"choose one of {sorted(CIFAR)}")
     spec = CIFAR[name]
@@ -131,6 +135,10 @@ def load_cifar(
             _download(spec, Path(root), download)
         x_train, y_train = _read_batches(base, spec, spec.train)
         x_test, y_test = _read_batches(base, spec, spec.test)
+    keep = first_per_class(y_train, train_per_class, "dataset.loader.train_per_class")
+    x_train, y_train = x_train[keep], y_train[keep]
+    keep = first_per_class(y_test, test_per_class, "dataset.loader.test_per_class")
+    x_test, y_test = x_test[keep], y_test[keep]
     return ImageData(
         name=name,
         num_classes=spec.num_classes,

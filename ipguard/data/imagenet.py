@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset, TensorDataset
 
-from ipguard.data.base import ImageData
+from ipguard.data.base import ImageData, first_per_class
 from ipguard.data.imagefolder import scan_split
 from ipguard.errors import ConfigError, IPGuardError
 
@@ -88,14 +88,5 @@ def _per_class(
     files: list[Path], labels: list[int], limit: int | None
 ) -> tuple[list[Path], list[int]]:
     """The first ``limit`` files of each class (sorted by name: the same subset every time)."""
-    if limit is None:
-        return files, labels
-    if limit < 1:
-        raise ConfigError("dataset.loader.*_per_class", limit, "null (all) or >= 1")
-    seen: dict[int, int] = {}
-    kept = []
-    for f, y in zip(files, labels, strict=True):
-        seen[y] = seen.get(y, 0) + 1
-        if seen[y] <= limit:
-            kept.append((f, y))
-    return [f for f, _ in kept], [y for _, y in kept]
+    keep = first_per_class(labels, limit).tolist()
+    return [files[i] for i in keep], [labels[i] for i in keep]

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ipguard.area import PAPER_CIFAR10, decompose
 from ipguard.data import dataset_title
 from ipguard.methods import paper_name
 from ipguard.paper.base import (
@@ -19,7 +20,7 @@ from ipguard.paper.base import (
     setting_text,
 )
 from ipguard.record import Record, SuspectResult
-from ipguard.suspects import family_rank, family_row, suspect_label
+from ipguard.suspects import LABELS, family_rank, family_row, suspect_label
 from ipguard.tables import Table, fmt, fmt_range, merge_rows
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,41 @@ def matching_rates_table(dataset: str, results: Results, best_from: Sequence[str
                   notes=notes)
     name = f"table5-7-{dataset}"
     out.items.append(TableOut(name, name, table))
+    means = means_table(dataset, {m: r for m, r in chosen.items() if r.suspects})
+    out.items.append(TableOut(f"{name}-means", f"{name}-means", means))
     return out
+
+
+def means_table(dataset: str, chosen: Mapping[str, Record]) -> Table:
+    """``table5-7-<dataset>-means``: where each method's ARUC goes. The mean matching rate of
+    the positives its headline counts, of each negative family and of all negatives, and
+    their difference (the ARUC itself whenever the two sets separate), beside the paper's
+    CIFAR-10 IPGuard values."""
+    parts = {m: decompose(r.suspects) for m, r in chosen.items()}
+    kinds = sorted({k for d in parts.values() for k in d.families},
+                   key=lambda k: (family_rank(k), k))
+    keys = [("Positives", "mean"), *(("Negatives", LABELS.get(k, k)) for k in kinds),
+            ("Negatives", "mean"), ("Difference", "positives - negatives"), ("ARUC", "Eq. 7")]
+    columns = [paper_name(m) for m in chosen]
+    cells: dict[tuple[str, ...], dict[str, str]] = {}
+    data = []
+    for method, d in parts.items():
+        values = [d.positives, *(d.families.get(k, float("nan")) for k in kinds), d.negatives,
+                  d.difference, chosen[method].aruc]
+        for key, value in zip(keys, values, strict=True):
+            cells.setdefault(key, {})[paper_name(method)] = fmt(value)
+        data.append({"dataset": dataset, "method": method, "key": chosen[method].key,
+                     "positives": d.positives, "negatives": d.negatives,
+                     **{f"negatives_{k}": d.families.get(k) for k in kinds},
+                     "difference": d.difference, "aruc": chosen[method].aruc,
+                     "separated": d.separated})
+    paper = PAPER_CIFAR10
+    return Table(f"Tables 5-7, means: where the ARUC goes on {dataset_title(dataset)}",
+                 ["", "", *columns], merge_rows(keys, cells, columns), data,
+                 notes=[f"With n = r, Eq. 7 equals the difference whenever every positive "
+                        f"matches more than every negative. The paper's CIFAR-10 IPGuard row "
+                        f"implies positives {paper['positives']:.2f} and negatives "
+                        f"{paper['negatives']:.2f}."])
 
 
 def _families(suspects: Sequence[SuspectResult]) -> list[tuple[str, list[SuspectResult]]]:
