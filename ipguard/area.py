@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ipguard.record import SuspectResult
-from ipguard.suspects import LABELS, family_rank
+from ipguard.suspects import LABELS, family_rank, in_paper
 
 # Implied by the paper's Table 5 (CIFAR-10, IPGuard): positives 0.97 on average, negatives 0.03.
 PAPER_CIFAR10 = {"positives": 0.97, "negatives": 0.03}
@@ -45,8 +45,8 @@ def decompose(suspects: Sequence[SuspectResult], headline_only: bool = True) -> 
     """The means of ``suspects``' matching rates; ``headline_only`` counts the positives of
     the headline selection (as the headline ARUC does)."""
     pos = [s.matching_rate for s in suspects if s.role == "positive"
-           and (s.in_default_selection or not headline_only)]
-    neg = [s for s in suspects if s.role == "negative"]
+           and (s.in_default_selection or not headline_only and in_paper(s.kind))]
+    neg = [s for s in suspects if s.null_negative]
     kinds = sorted({s.kind for s in neg}, key=lambda k: (family_rank(k), k))
     families = {k: _mean([s.matching_rate for s in neg if s.kind == k]) for k in kinds}
     rates = [s.matching_rate for s in neg]

@@ -3,7 +3,8 @@
     python -m ipguard.bench dataset=digits method=ipguard init=train label=least_likely
     python -m ipguard.bench -m sweep=fig6 dataset=digits      # a paper sweep (sweeps/)
 
-Prints the matching-rate table (grouped like the paper's Table 5) and the ARUC, writes the
+Prints the matching-rate table (grouped like the paper's Table 5, with p-values) and the ARUC
+with its 95 % interval and the thresholds calibrated at FPR 1 % and 5 %, writes the
 run's ``Record`` to the results store (``<results_dir>/<dataset>/<sweep>/<key>.json``; a
 finished setting is skipped on rerun unless ``force=true``), plus ``results.json``,
 ``fingerprint.safetensors`` and ``ru_curves.png`` under the Hydra output directory; the same
@@ -38,8 +39,10 @@ from ipguard.report import report
 from ipguard.runtime import configure_threads, git_revision, versions
 from ipguard.schema import BenchConfig
 from ipguard.store import ResultsStore, best_setting, write_record
+from ipguard.suspects import in_paper
 from ipguard.targets import build_method, check_loader
 from ipguard.tracking import Tracker
+from ipguard.verdicts import assess, wandb_summary
 from ipguard.verify import verify
 from ipguard.wandb_source import run_group
 from ipguard.zoo import Zoo, load_zoo
@@ -132,23 +135,24 @@ def measure(cfg: BenchConfig, zoo: Zoo | None, method: Any, setting: Setting, ou
                   unit="suspect") as progress:
         verify_start = time.perf_counter()
         for member in members:
-            rate = verify(fingerprint, member.load_classifier(cfg.device)).matching_rate
+            checked = verify(fingerprint, member.load_classifier(cfg.device))
             suspects.append(SuspectResult(
                 name=member.name, role=member.role, kind=member.kind, arch=member.arch,
-                seed=member.seed, matching_rate=rate, test_accuracy=member.test_accuracy,
-                hyper=member.hyper,
-                in_default_selection=setting.selection.admits(member.kind, member.hyper)))
+                seed=member.seed, matching_rate=checked.matching_rate,
+                test_accuracy=member.test_accuracy, hyper=member.hyper,
+                in_default_selection=setting.selection.admits(member.kind, member.hyper),
+                matches=checked.matches))
             progress.update(1, last=member.name)
         verify_seconds = time.perf_counter() - verify_start
 
-    negatives = [s.matching_rate for s in suspects if s.role == "negative"]
-    admitted = [s.matching_rate for s in suspects if s.role == "positive"]
+    negatives = [s.matching_rate for s in suspects if s.null_negative]
+    admitted = [s.matching_rate for s in suspects if s.role == "positive" and in_paper(s.kind)]
     headline = [s.matching_rate for s in suspects if s.role == "positive"
                 and s.in_default_selection]
     if not headline or not negatives:
         raise ConfigError("zoo_dir", str(cfg.zoo_dir),
                           "the zoo needs at least one positive and one negative suspect")
-    record = Record(
+    record = assess(Record(  # + p-values, calibrated thresholds, intervals (issue 13)
         setting=setting,
         headline=score(headline, negatives, r=setting.r),
         all_admitted=score(admitted, negatives, r=setting.r),
@@ -161,7 +165,7 @@ def measure(cfg: BenchConfig, zoo: Zoo | None, method: Any, setting: Setting, ou
             finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
             wandb=tracker.describe(), config=plain(cfg), versions=versions(),
             git=git_revision()),
-    )
+    ))
     print(f"\n{report(record)}\n", flush=True)
     head = record.headline
     plot_path = plot_ru_curves(head.tau, head.robustness, head.uniqueness, head.aruc,
@@ -241,17 +245,30 @@ def _log_to_wandb(tracker: Tracker, cfg: BenchConfig, record: Record, plot_path:
         "effectiveness": record.effectiveness, "extraction_seconds": ex.seconds,
         "verify_seconds": record.verify_seconds, "success_rate": ex.success_rate,
         "mean_l2": ex.mean_l2, "mean_iterations": ex.mean_iterations,
+        **(wandb_summary(record.verdicts) if record.verdicts is not None else {}),
+        **_beyond_summary(record),
     })
     columns = ["name", "role", "kind", "arch", "seed", "matching_rate", "test_accuracy",
-               "in_default_selection", "hyper"]
+               "in_default_selection", "hyper", "p_value", "p_value_empirical", "matches"]
     tracker.table("matching_rates", columns, [
         [s.name, s.role, s.kind, s.arch, s.seed, s.matching_rate, s.test_accuracy,
-         s.in_default_selection, json.dumps(s.hyper, sort_keys=True)]
+         s.in_default_selection, json.dumps(s.hyper, sort_keys=True), s.p_value,
+         s.p_value_empirical, s.matches]
         for s in record.suspects])
     tracker.image("ru_curves", plot_path)
     if cfg.logger.log_fingerprint:
         tracker.artifact(fp_path, name=f"fingerprint-{record.setting.dataset}-{record.key}",
                          type="fingerprint")
+
+
+def _beyond_summary(record: Record) -> dict[str, Any]:
+    """With stealing suspects or harder negatives in the zoo (docs/stealing.md): the ARUC with
+    them added and the shares caught / accused at the calibrated thresholds."""
+    if all(in_paper(s.kind) for s in record.suspects):
+        return {}
+    from ipguard.paper.stealing import scores
+
+    return {f"stealing/{k}": v for k, v in scores(record).items()}
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="bench")

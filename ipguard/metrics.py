@@ -21,23 +21,33 @@ def thresholds(r: int = 100) -> np.ndarray:
     return np.arange(1, r + 1) / r
 
 
-def robustness(positive_rates: Sequence[float], tau: np.ndarray | float) -> np.ndarray:
-    """R(tau): fraction of positive suspects verified (matching rate >= tau)."""
+def robustness(positive_rates: Sequence[float] | np.ndarray,
+               tau: np.ndarray | float) -> np.ndarray:
+    """R(tau): fraction of positive suspects verified (matching rate >= tau). Rates in the
+    last axis; leading axes (bootstrap replicates) are kept: (..., len(tau))."""
     pos = _rates(positive_rates, "positive")
-    return (pos[None, :] >= np.atleast_1d(tau)[:, None] - _TOL).mean(axis=1)
+    return (pos[..., None, :] >= np.atleast_1d(tau)[:, None] - _TOL).mean(axis=-1)
 
 
-def uniqueness(negative_rates: Sequence[float], tau: np.ndarray | float) -> np.ndarray:
-    """U(tau): fraction of negative suspects not verified (matching rate < tau)."""
+def uniqueness(negative_rates: Sequence[float] | np.ndarray,
+               tau: np.ndarray | float) -> np.ndarray:
+    """U(tau): fraction of negative suspects not verified (matching rate < tau); axes as in
+    ``robustness``."""
     neg = _rates(negative_rates, "negative")
-    return (neg[None, :] < np.atleast_1d(tau)[:, None] - _TOL).mean(axis=1)
+    return (neg[..., None, :] < np.atleast_1d(tau)[:, None] - _TOL).mean(axis=-1)
 
 
 def aruc(positive_rates: Sequence[float], negative_rates: Sequence[float], r: int = 100) -> float:
     """Eq. 7: (1/r) * sum_{t=1..r} min(R(t/r), U(t/r))."""
+    return float(arucs(positive_rates, negative_rates, r))
+
+
+def arucs(positive_rates: Sequence[float] | np.ndarray, negative_rates: Sequence[float] |
+          np.ndarray, r: int = 100) -> np.ndarray:
+    """Eq. 7 for each row of rates (a row per bootstrap replicate: (..., suspects))."""
     tau = thresholds(r)
     both = np.minimum(robustness(positive_rates, tau), uniqueness(negative_rates, tau))
-    return float(both.mean())
+    return both.mean(axis=-1)
 
 
 def auc(positive_rates: Sequence[float], negative_rates: Sequence[float]) -> float:
@@ -83,8 +93,8 @@ def score(positive_rates: Sequence[float], negative_rates: Sequence[float], r: i
 
 def _rates(rates: Sequence[float], role: str) -> np.ndarray:
     arr = np.asarray(rates, dtype=np.float64)
-    if arr.ndim != 1 or len(arr) == 0:
-        raise ValueError(f"need at least one {role} matching rate, got {len(arr)}")
+    if arr.ndim < 1 or arr.shape[-1] == 0:
+        raise ValueError(f"need at least one {role} matching rate, got {arr.size}")
     if (arr < 0).any() or (arr > 1).any() or not np.isfinite(arr).all():
         raise ValueError(f"{role} matching rates must lie in [0, 1]")
     return arr

@@ -107,7 +107,8 @@ def plot_ru_panels(panels: Sequence[RUPanel], path: str | os.PathLike[str],
 
 @dataclass
 class SweepLine:
-    """ARUC (mean over seeds, with the seeds' range) at each parameter value of one combo."""
+    """ARUC (mean over seeds) at each parameter value of one combo, with a band (``lo``,
+    ``hi``: its 95 % interval, or the seeds' range)."""
 
     combo: str
     x: list[float]
@@ -124,10 +125,12 @@ class SweepPanel:
 
 
 def plot_aruc_sweep(panels: Sequence[SweepPanel], name: str, xlabel: str,
-                    path: str | os.PathLike[str], suptitle: str = "") -> list[Path]:
+                    path: str | os.PathLike[str], suptitle: str = "",
+                    band: str = "") -> list[Path]:
     """Figures 3-6: ARUC against a parameter (``xlabel``, log scale), one line per combo
     (labelled ``name`` and the combo: the method's name in mathtext), a panel per dataset, one
-    legend under the panels. Each panel's best point is ringed and labelled."""
+    legend under the panels. Each panel's best point is ringed and labelled; ``band`` says
+    what the shading is, under the legend."""
     n = max(1, len(panels))
     fig, axes = plt.subplots(1, n, figsize=(COLUMN_WIDTH * n, 3.1), dpi=150, squeeze=False,
                              sharey=True)
@@ -166,10 +169,13 @@ def plot_aruc_sweep(panels: Sequence[SweepPanel], name: str, xlabel: str,
     axes[0][0].set_ylabel("ARUC")
     if handles:
         fig.legend(list(handles.values()), list(handles), loc="lower center",
-                   ncol=min(4, len(handles)) if n > 1 else 2, fontsize=7, frameon=False)
+                   ncol=min(4, len(handles)) if n > 1 else 2, fontsize=7, frameon=False,
+                   **({"bbox_to_anchor": (0.5, 0.04)} if band else {}))
     if suptitle:
         fig.suptitle(suptitle, fontsize=9)
-    rows = 1 if n > 1 or len(handles) <= 2 else 2
+    rows = (1 if n > 1 or len(handles) <= 2 else 2) + bool(band)
+    if band:
+        fig.text(0.5, 0.005, band, ha="center", va="bottom", fontsize=6, color="dimgray")
     fig.tight_layout(rect=(0, 0.055 * rows, 1, 1))
     return save_figure(fig, Path(path))
 
@@ -188,3 +194,73 @@ def save_figure(fig: Figure, path: Path, formats: Sequence[str] = ("png", "pdf")
         return out
     finally:
         plt.close(fig)
+
+
+@dataclass
+class StealingSeries:
+    """Suspects of one stealing family in a stealing panel: each at (its agreement with the
+    target on test images, its matching rate), joined by a line where ``line`` (an
+    extraction API over its budgets, in order) and labelled by ``notes`` (the budgets)."""
+
+    label: str
+    x: list[float]
+    y: list[float]
+    notes: list[str] = field(default_factory=list)
+    line: bool = False
+    negative: bool = False
+
+
+@dataclass
+class StealingPanel:
+    title: str
+    series: list[StealingSeries]
+
+
+STEALING_STYLE = {
+    "Extraction (label API)": {"color": "tab:red", "marker": "o"},
+    "Extraction (probability API)": {"color": "tab:blue", "marker": "s"},
+    "Distillation": {"color": "tab:green", "marker": "^"},
+    "Adversarial fine-tuning": {"color": "tab:purple", "marker": "D"},
+}
+
+
+def plot_stealing(panels: Sequence[StealingPanel], path: str | os.PathLike[str],
+                  suptitle: str = "", ncols: int = 3) -> list[Path]:
+    """The fingerprint's matching rate against the suspect's agreement with the target (test
+    images), a panel per method and combo: extraction through the label and the probability
+    API over query budgets (lines, each point labelled with its budget), distilled students
+    and adversarial fine-tunes (markers), harder negatives (grey crosses) for reference."""
+    ncols = max(1, min(ncols, len(panels)))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.4 * nrows + 0.6), dpi=150,
+                             squeeze=False)
+    handles: dict[str, object] = {}
+    for ax, panel in zip(axes.flat, panels, strict=False):
+        for s in panel.series:
+            style = {"color": "gray", "marker": "x"} if s.negative else \
+                STEALING_STYLE.get(s.label, {"marker": "o"})
+            order = np.argsort(s.x) if not s.line else np.arange(len(s.x))
+            x, y = np.asarray(s.x)[order], np.asarray(s.y)[order]
+            (handles[s.label],) = ax.plot(x, y, linestyle="-" if s.line else "none",
+                                          markersize=4, linewidth=1.0, label=s.label, **style)
+            for xi, yi, note in zip(s.x, s.y, s.notes, strict=False):
+                ax.annotate(note, (xi, yi), textcoords="offset points", xytext=(3, 3),
+                            fontsize=5.5, color=style.get("color", "black"))
+        ax.set_xlim(None, 1.01)
+        ax.set_ylim(-0.03, 1.05)
+        ax.grid(True, alpha=0.3)
+        ax.set_title(panel.title, fontsize=8)
+        ax.set_xlabel("agreement with the target (test)", fontsize=7)
+        ax.set_ylabel("matching rate", fontsize=7)
+        ax.tick_params(labelsize=6.5)
+    for index, ax in enumerate(axes.flat):
+        if index >= len(panels):
+            ax.set_visible(False)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="lower center",
+                   ncol=min(3, len(handles)), fontsize=6.5, frameon=False)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=9)
+    rows = 1 + (len(handles) > 3)
+    fig.tight_layout(rect=(0, 0.2 * rows / (2.4 * nrows + 0.6), 1, 1))
+    return save_figure(fig, Path(path))

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from ipguard.calibration import Verdicts
 from ipguard.methods import method_class, paper_name, swept_param
 from ipguard.metrics import Scores
 from ipguard.seeding import combo_suffix
@@ -131,7 +132,9 @@ class Setting:
 
 @dataclass
 class SuspectResult:
-    """One suspect's matching rate, with what it is (role, kind, pruning level)."""
+    """One suspect's matching rate, with what it is (role, kind, pruning level), which points
+    matched (``matches``: '1'/'0' per point; None in records made before issue 13) and its
+    p-values against the record's null model (a negative's leaves itself out)."""
 
     name: str
     role: str
@@ -142,6 +145,15 @@ class SuspectResult:
     test_accuracy: float | None = None
     hyper: dict[str, Any] = field(default_factory=dict)
     in_default_selection: bool = True  # counted in the headline ARUC
+    matches: str | None = None
+    p_value: float | None = None
+    p_value_empirical: float | None = None
+
+    @property
+    def null_negative(self) -> bool:
+        """A negative the headline ARUC and the null model count: every negative of the
+        paper's zoo, not the harder negatives beyond it (docs/stealing.md)."""
+        return self.role == "negative" and self.in_default_selection
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SuspectResult:
@@ -189,7 +201,8 @@ class Provenance:
 @dataclass
 class Record:
     """One bench run: its setting, its scores (headline selection and every admitted
-    positive), each suspect's matching rate, the extraction and where it was made."""
+    positive), each suspect's matching rate, the extraction and where it was made, and its
+    ``verdicts`` (null model, calibrated thresholds, intervals; None before issue 13)."""
 
     setting: Setting
     headline: Scores | None
@@ -200,6 +213,7 @@ class Record:
     verify_seconds: float | None = None
     provenance: Provenance = field(default_factory=Provenance)
     key: str = ""  # the name it is stored under (setting.key() unless read from elsewhere)
+    verdicts: Verdicts | None = None
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -249,6 +263,7 @@ class Record:
             "extraction": asdict(self.extraction),
             "verify_seconds": self.verify_seconds,
             "provenance": asdict(self.provenance),
+            "verdicts": self.verdicts.to_json() if self.verdicts is not None else None,
         }
 
     @classmethod
@@ -270,6 +285,7 @@ class Record:
             verify_seconds=data.get("verify_seconds"),
             provenance=Provenance.from_json(data.get("provenance") or {}),
             key=str(data.get("key") or key or ""),
+            verdicts=Verdicts.from_json(data.get("verdicts")),
         )
 
 

@@ -1,41 +1,65 @@
 """What the bench prints: the matching-rate table as the paper prints it (Table 5: positives
-one row each, negatives as [min, max] per family) and the scores under it."""
+one row each, negatives as [min, max] per family) with each suspect's p-value, and the scores
+under it: the ARUC with its 95 % interval, where the area goes, and the thresholds calibrated
+at FPR 1 % and 5 % (issue 13; docs/verdicts.md)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from ipguard.area import decompose
+from ipguard.calibration import Calibration, Verdicts, min_negatives
 from ipguard.record import Record, SuspectResult
-from ipguard.suspects import family_label, suspect_label
+from ipguard.suspects import LABELS, family_label, suspect_label
+from ipguard.tables import fmt_p, fmt_tau
+from ipguard.verdicts import NO_MATCHES, assess
+
+P_COLUMNS = ("p-value", "emp. p")
 
 
 def matching_rate_table(suspects: Sequence[SuspectResult], column: str) -> str:
     """Plain-text table: a row per positive, a [min, max] row per negative family; positives
-    outside the headline selection are marked *."""
-    rows: list[tuple[str, str, str]] = []
+    outside the headline selection are marked *. The p-value columns (the null model's and
+    the empirical one) appear when the suspects carry them."""
+    with_p = any(s.p_value is not None for s in suspects)
+    rows: list[list[str]] = []
     for s in suspects:
         if s.role == "positive":
             mark = "" if s.in_default_selection else " *"
-            rows.append(("Positive", suspect_label(s.kind, s.hyper) + mark,
-                         f"{s.matching_rate:.2f}"))
-    families: dict[str, list[float]] = {}
+            rows.append(["Positive", suspect_label(s.kind, s.hyper) + mark,
+                         f"{s.matching_rate:.2f}", fmt_p(s.p_value),
+                         fmt_p(s.p_value_empirical)])
+    families: dict[str, list[SuspectResult]] = {}
     for s in suspects:
         if s.role == "negative":
-            families.setdefault(s.kind, []).append(s.matching_rate)
-    for kind, rates in families.items():
-        rows.append(("Negative", family_label(kind, len(rates)),
-                     f"[{min(rates):.2f}, {max(rates):.2f}]"))
-    w0 = max(len("Suspect"), *(len(r[0]) for r in rows)) if rows else 8
-    w1 = max(len("classifier"), *(len(r[1]) for r in rows)) if rows else 10
-    w2 = max(len(column), *(len(r[2]) for r in rows)) if rows else len(column)
-    lines = [f"{'Suspect':<{w0}}  {'classifier':<{w1}}  {column:>{w2}}",
-             f"{'-' * w0}  {'-' * w1}  {'-' * w2}"]
+            families.setdefault(s.kind, []).append(s)
+    for kind, members in families.items():
+        rates = [m.matching_rate for m in members]
+        mark = "" if members[0].in_default_selection else " *"   # harder negatives
+        rows.append(["Negative", family_label(kind, len(rates)) + mark,
+                     f"[{min(rates):.2f}, {max(rates):.2f}]",
+                     *(_p_range([getattr(m, f) for m in members])
+                       for f in ("p_value", "p_value_empirical"))])
+    header = ["Suspect", "classifier", column, *P_COLUMNS]
+    keep = len(header) if with_p else 3
+    rows = [r[:keep] for r in rows]
+    widths = [max([len(header[i]), *(len(r[i]) for r in rows)]) for i in range(keep)]
+    align = ["<", "<"] + [">"] * (keep - 2)
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(f"{c:{a}{w}}" for c, a, w in zip(cells, align, widths, strict=True))
+
+    lines = [line(header[:keep]), line(["-" * w for w in widths])]
     last = None
-    for role, label, value in rows:
-        lines.append(f"{role if role != last else '':<{w0}}  {label:<{w1}}  {value:>{w2}}")
-        last = role
+    for row in rows:
+        lines.append(line([row[0] if row[0] != last else "", *row[1:]]))
+        last = row[0]
     return "\n".join(lines)
+
+
+def _p_range(values: Sequence[float | None]) -> str:
+    known = [v for v in values if v is not None]
+    return f"[{fmt_p(min(known))}, {fmt_p(max(known))}]" if known else "–"
 
 
 def summary_lines(record: Record) -> str:
@@ -59,6 +83,46 @@ def summary_lines(record: Record) -> str:
     return "\n".join(lines)
 
 
+def verdict_lines(verdicts: Verdicts) -> str:
+    """The null model, each calibrated threshold and the ARUC's interval, a line each."""
+    null, ints = verdicts.null, verdicts.intervals
+    lines = [f"p-value: P(M >= m) for an independent suspect, M ~ {null.fit} fit to the "
+             f"{null.negatives} negatives' m of {null.n} (mean rate {null.mean:.3f}, "
+             f"over-dispersion {null.rho:.3f}); emp. p = (1 + negatives at >= m) / "
+             f"{null.negatives + 1}; a negative's p-values leave it out"]
+    lines += [calibration_line(c) for c in verdicts.calibrations]
+    aruc = ints.get("aruc") if ints is not None else None
+    lines.append(f"ARUC 95 % interval [{aruc[0]:.2f}, {aruc[1]:.2f}]: bootstrap over the "
+                 f"{null.n} points ({ints.reps} replicates)" if aruc is not None and ints
+                 else f"ARUC 95 % interval: none ({NO_MATCHES})")
+    return "\n".join(lines)
+
+
+def calibration_line(c: Calibration) -> str:
+    """``FPR 1 %: tau = 0.33, TPR 1.00 ...; held-out FPR ...``."""
+    text = (f"FPR {c.fpr * 100:g} %: tau = {fmt_tau(c.tau)}, TPR {c.tpr:.2f} of "
+            f"{c.positives} positives; held-out FPR ")
+    held = []
+    if c.fpr_lofo is not None:
+        worst = max(c.by_family, key=lambda k: c.by_family[k])
+        held.append(f"{c.fpr_lofo:.3f} leaving each of {len(c.by_family)} families out "
+                    f"(worst {LABELS.get(worst, worst)} {c.by_family[worst]:.3f})")
+    if c.fpr_random is not None:
+        held.append(f"{c.fpr_random:.3f} over {c.splits} random splits")
+    text += ", ".join(held) or "not measurable (one negative)"
+    if not c.supported:
+        text += (f"; {c.negatives} negatives are too few to support {c.fpr * 100:g} % on "
+                 f"their own ({min_negatives(c.fpr)} needed): the threshold rests on the fit")
+    return text
+
+
 def report(record: Record) -> str:
-    return f"{matching_rate_table(record.suspects, record.setting.method_label)}\n\n" \
+    """The table and the summary; a record made before issue 13 gets its p-values and
+    thresholds computed here from its matching rates (for display only)."""
+    if record.verdicts is None and any(s.role == "negative" for s in record.suspects):
+        record = assess(record)
+    text = f"{matching_rate_table(record.suspects, record.setting.method_label)}\n\n" \
            f"{summary_lines(record)}"
+    if record.verdicts is not None:
+        text += f"\n{verdict_lines(record.verdicts)}"
+    return text

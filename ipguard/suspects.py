@@ -13,13 +13,21 @@ from typing import Any
 from ipguard.errors import ConfigError
 
 FINETUNE = ("ftll", "ftal", "rtll", "rtal")
+# Beyond the paper (issue 13, docs/stealing.md): positives made by stealing the target or by
+# hardening it, and negatives as close to it as an honest competitor could be. None of them is
+# in the headline selection: the paper's ARUC stays the paper's.
+STEALING = ("distill", "extract_label", "extract_prob", "adv_ft")
+HARDER = ("half", "overlap")
+BEYOND_PAPER = (*STEALING, *HARDER)
 # A pruning kind and the name of its level (WP prunes a fraction p of weights, FP a fraction c
 # of each convolution's filters).
 PRUNING = {"wp": "p", "fp": "c"}
 FP_STEPS = 16  # the paper's FP levels are multiples of 1/16
 LABELS = {"ftll": "FTLL", "ftal": "FTAL", "rtll": "RTLL", "rtal": "RTAL", "wp": "WP", "fp": "FP",
           "same_arch": "Same architecture", "forest": "Random forest", "lenet": "LeNet-5",
-          "vgg": "VGG"}
+          "vgg": "VGG", "distill": "Distillation", "extract_label": "Extraction (label API)",
+          "extract_prob": "Extraction (probability API)", "adv_ft": "Adversarial fine-tuning",
+          "half": "Half of the data", "overlap": "Overlapping data"}
 # Negative families that the paper names as a group; any other is "Different architecture".
 GROUPS = {"same_arch": "Same architecture", "forest": "Random forest"}
 # Zoo order: the target, the paper's positives, then negatives (same architecture first).
@@ -62,12 +70,35 @@ def fraction_text(level: float) -> str:
     return str(Fraction(level).limit_denominator(1000))
 
 
+def in_paper(kind: str) -> bool:
+    """Whether ``kind`` is one of the paper's suspects (not a stealing or harder-negative
+    family, which are never in the headline)."""
+    return kind not in BEYOND_PAPER
+
+
 def suspect_label(kind: str, hyper: Mapping[str, Any]) -> str:
-    """A positive's row label (``FTLL``, ``WP p=0.3``) or a negative family's short name."""
+    """A positive's row label (``FTLL``, ``WP p=0.3``, ``Extraction (label API), 100
+    queries``) or a negative family's short name."""
     level = level_of(kind, hyper)
     if level is not None:
         return level_label(kind, level)
+    if kind in BEYOND_PAPER and hyper:
+        return beyond_label(kind, hyper)
     return LABELS.get(kind, kind)
+
+
+def beyond_label(kind: str, hyper: Mapping[str, Any]) -> str:
+    """A stealing suspect or harder negative by its attack and budget (member.json's hyper)."""
+    name = LABELS[kind]
+    if kind == "distill":
+        return f"{name} to {hyper.get('student', '?')}, T={hyper.get('temperature', '?'):g}"
+    if kind in ("extract_label", "extract_prob"):
+        return f"{name}, {hyper.get('queries', '?')} queries"
+    if kind == "adv_ft":
+        return f"{name}, eps={hyper.get('epsilon', 0):g}"
+    if kind == "half":
+        return f"{name} ({hyper.get('half', '?')})"
+    return f"{name}, overlap {hyper.get('overlap', 0):g}"
 
 
 def family_label(kind: str, count: int) -> str:
@@ -94,8 +125,10 @@ def family_rank(kind: str) -> int:
 
 
 def zoo_order(kind: str, hyper: Mapping[str, Any], arch: str) -> tuple[int, float, str]:
-    """Sort key of members within a role: the paper's kinds in order, then level, then arch."""
-    pos = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+    """Sort key of members within a role: the paper's kinds in order, then level, then arch;
+    the families beyond the paper last, in their order."""
+    pos = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER) + (
+        1 + BEYOND_PAPER.index(kind) if kind in BEYOND_PAPER else 0)
     return pos, float(level_of(kind, hyper) or 0.0), arch
 
 
@@ -124,7 +157,10 @@ class Selection:
         return self.max_wp_p if kind == "wp" else self.max_fp_c if kind == "fp" else None
 
     def admits(self, kind: str, hyper: Mapping[str, Any]) -> bool:
-        """True unless the member is pruned beyond this selection's cap for its kind."""
+        """True unless the member is pruned beyond this selection's cap for its kind, or is
+        not one of the paper's suspects (stealing, harder negatives: never in the headline)."""
+        if not in_paper(kind):
+            return False
         level, cap = level_of(kind, hyper), self.cap(kind)
         return level is None or cap is None or level <= float(cap) + 1e-9
 

@@ -91,6 +91,20 @@ def fmt(value: float | None, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
+def fmt_tau(value: float) -> str:
+    """A matching-rate threshold; above 1 no suspect can reach it ('> 1')."""
+    return "> 1" if value > 1 else fmt(value)
+
+
+def fmt_p(value: float | None) -> str:
+    """A p-value: three decimals down to 0.001, then two significant digits (2.1e-45)."""
+    if value is None or value != value:
+        return "–"
+    if value >= 0.001:
+        return f"{value:.3f}"
+    return f"{value:.1e}" if value > 0 else "<1e-300"
+
+
 def fmt_range(values: Sequence[float], digits: int = 2) -> str:
     """[min, max] as the paper prints a family of negatives (one value when they agree)."""
     if not values:

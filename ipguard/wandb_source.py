@@ -17,7 +17,7 @@ from typing import Any
 
 from ipguard.metrics import score
 from ipguard.record import Extraction, Provenance, Record, Setting, SuspectResult
-from ipguard.suspects import Selection
+from ipguard.suspects import Selection, in_paper
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,10 @@ def record_from_wandb(config: Mapping[str, Any], summary: Mapping[str, Any],
             r=int((bench.get("metrics") or {}).get("r") or 100),
             selection=Selection.from_json(bench.get("suspects")))
     headline = all_admitted = None
-    neg = [s.matching_rate for s in suspects if s.role == "negative"]
+    neg = [s.matching_rate for s in suspects if s.null_negative]
     chosen = [s.matching_rate for s in suspects if s.role == "positive" and
               s.in_default_selection]
-    admitted = [s.matching_rate for s in suspects if s.role == "positive"]
+    admitted = [s.matching_rate for s in suspects if s.role == "positive" and in_paper(s.kind)]
     if chosen and neg:
         headline = score(chosen, neg, r=setting.r)
         all_admitted = score(admitted, neg, r=setting.r)

@@ -21,6 +21,7 @@ from conftest import REPO, compose_cfg
 # Every member kind, one epoch or a few each: builds in ~3 s on one thread.
 MICRO_ZOO = [
     "threads=1",
+    "checkpoint_min_seconds=0",   # a checkpoint every (short) epoch: the kill tests need them
     "zoo.target.recipe.epochs=4",
     "zoo.positives.finetune.ftll.epochs=1",
     "zoo.positives.finetune.ftal.epochs=1",

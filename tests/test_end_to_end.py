@@ -76,6 +76,14 @@ def test_positives_match_more_than_negatives_and_results_agree(tiny_zoo, tmp_pat
     summary = read_summary(find_run_file(tmp_path / "wandb"))
     assert summary["aruc"] == pytest.approx(on_disk.aruc, abs=1e-12)
     assert summary["gap"] == pytest.approx(on_disk.gap, abs=1e-12)
+    # issue 13: per-point matches, p-values, calibrated thresholds and the ARUC's interval
+    assert all(len(s.matches) == 40 and sum(map(int, s.matches)) == round(40 * s.matching_rate)
+               for s in on_disk.suspects)
+    assert on_disk.verdicts == record.verdicts and on_disk.verdicts.null.negatives == len(neg)
+    lo, hi = on_disk.verdicts.intervals.get("aruc")
+    assert (summary["aruc_lo"], summary["aruc_hi"]) == (lo, hi) and lo < hi
+    assert summary["tpr_fpr5"] == on_disk.verdicts.at(0.05).tpr
+    assert min(s.p_value for s in on_disk.suspects if s.role == "positive") < 1e-3
 
 
 def test_missing_zoo_names_the_command_that_builds_it(tmp_path):

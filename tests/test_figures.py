@@ -2,13 +2,15 @@
 
 - A store made before the typed record (schema 1, a subset of a real digits run in
   tests/data/figures_v1) gives Markdown and CSV tables byte-identical to those the old code
-  wrote from it (expected/, made by the code before the rebuild).
+  wrote from it (expected/, made by the code before the rebuild) with intervals off; with
+  them on, the tables say these records have no point-bootstrap interval, and the verdicts
+  table is computed from their matching rates.
 - A sweep over two parameters (IPGuard k x lr) plots, per combo and k, the best over lr; Table 8
   has the one-point row and the batching gain.
 - A small Figure 6 sweep on the tiny digits zoo with Hydra's basic launcher (2 values of k x 2
   combos, n=20), then the figures and tables rebuilt from it: every file exists, their numbers
-  are the records' numbers, the W&B offline runs hold the same numbers, and a missing point is
-  named in a warning while the figure still renders."""
+  are the records' numbers (95 % intervals and verdicts included), the W&B offline runs hold
+  the same numbers, and a missing point is named in a warning while the figure still renders."""
 
 from __future__ import annotations
 
@@ -54,7 +56,9 @@ def _csv(path: Path) -> list[dict]:
 
 # --------------------------------------------------------------------------- a schema-1 store
 def test_a_schema_1_store_gives_the_tables_the_old_code_gave(tmp_path):
-    report = _figures(FIXTURE / "results", tmp_path / "no-zoo", tmp_path / "out")
+    """With intervals off, every table the old code wrote is byte-identical."""
+    report = _figures(FIXTURE / "results", tmp_path / "no-zoo", tmp_path / "out",
+                      "intervals=false")
     expected = sorted((FIXTURE / "expected").iterdir())
     assert {p.suffix for p in expected} == {".md", ".csv"} and len(expected) == 14
     for path in expected:
@@ -235,6 +239,10 @@ def test_wandb_runs_hold_the_same_numbers(sweep):
         for key in ("aruc", "auc", "gap"):
             assert summary[key] == getattr(record, key), key
         assert summary["extraction_seconds"] == record.extraction.seconds
+        verdicts = record.verdicts
+        assert (summary["aruc_lo"], summary["aruc_hi"]) == verdicts.intervals.get("aruc")
+        assert summary["tau_fpr1"] == verdicts.at(0.01).tau
+        assert summary["achieved_fpr_random_fpr5"] == verdicts.at(0.05).fpr_random
     # the records W&B holds (rebuilt as from the public API) are the store's
     local = {r.key: r for r in _records(sweep)}
     mirrored = offline_records(sweep / "multirun", "digits", ["fig6"])
@@ -242,7 +250,32 @@ def test_wandb_runs_hold_the_same_numbers(sweep):
     for record in mirrored:
         mine = local[record.key]
         assert record.setting == mine.setting and record.suspects == mine.suspects
+        assert all(s.p_value is not None and len(s.matches) == 20 for s in record.suspects)
         assert record.headline == mine.headline and record.all_admitted == mine.all_admitted
+
+
+def test_intervals_and_verdicts_are_in_the_tables(figures, sweep):
+    """With intervals on (the default): each ARUC and positive's rate has its 95 % interval,
+    from the records' point bootstrap (one seed), and the verdicts table has each combo's
+    calibrated thresholds."""
+    records = {r.key: r for r in _records(sweep)}
+    for row in _csv(figures.out_dir / "fig6-data.csv"):
+        record = records[f"ipguard{row['combo']}-k={float(row['value']):g}-n20-s0"]
+        bounds = (float(row["aruc_lo"]), float(row["aruc_hi"]))
+        assert row["interval"] == "points" and bounds == record.verdicts.intervals.get("aruc")
+    (best,) = _csv(figures.out_dir / "table4.csv")
+    shown = f"{float(best['aruc']):.2f} [{float(best['aruc_lo']):.2f}, " \
+        f"{float(best['aruc_hi']):.2f}]"
+    assert shown in (figures.out_dir / "table4.md").read_text()
+    rates = [r for r in _csv(figures.out_dir / "table5-7-digits.csv") if r["role"] == "positive"]
+    assert rates and all(float(r["rate_lo"]) <= float(r["rate_hi"]) for r in rates)
+    assert "95 % interval" in (figures.out_dir / "table5-7-digits.md").read_text()
+    verdicts = _csv(figures.out_dir / "verdicts-digits.csv")
+    assert sorted((r["combo"], r["fpr"]) for r in verdicts) == \
+        [("-TL", "0.01"), ("-TL", "0.05"), ("-TR", "0.01"), ("-TR", "0.05")]
+    assert {r["negatives"] for r in verdicts} == {"7"}
+    assert {r["supported"] for r in verdicts} == {"False"}  # 7 negatives: too few for either
+    assert "no (< 99)" in (figures.out_dir / "verdicts-digits.md").read_text()
 
 
 def test_missing_point_still_renders_and_is_named(sweep, tiny_zoo, tmp_path):
@@ -274,10 +307,17 @@ def test_best_setting_rerun_reproduces_the_best_record(sweep, tiny_zoo, tmp_path
         [s.matching_rate for s in best.suspects]
 
 
-def test_the_means_table_shows_where_the_aruc_goes(tmp_path):
+def test_the_means_table_and_the_verdicts_of_a_schema_1_store(tmp_path):
     """Tables 5-7's companion: positives' mean minus negatives' mean is the ARUC whenever the
-    two sets separate (Eq. 7 with n = r), per method, from the same records."""
+    two sets separate (Eq. 7 with n = r), per method, from the same records. With intervals on,
+    records without per-point matches get none, and the tables say why; their verdicts are
+    computed from the matching rates."""
     _figures(FIXTURE / "results", tmp_path / "no-zoo", tmp_path / "out")
+    for name in ("table4", "fig6-data", "table5-7-digits", "table5-7-digits-means"):
+        assert "no per-point matches" in (tmp_path / "out" / f"{name}.md").read_text(), name
+    verdicts = _csv(tmp_path / "out" / "verdicts-digits.csv")
+    assert {r["method"] for r in verdicts} == {"random", "fgsm", "igsm", "cw_l2", "ipguard"}
+    assert {r["negatives"] for r in verdicts} == {"35"}
     rows = _csv(tmp_path / "out" / "table5-7-digits-means.csv")
     assert {r["method"] for r in rows} >= {"ipguard", "random"}
     for row in rows:

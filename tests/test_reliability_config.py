@@ -189,6 +189,8 @@ TRAIN = [
     ("member=foo", "member", "'foo'", "'same_arch'"),
     ("seed=-2", "seed", "-2", ">= 0"),
     ("checkpoint_every_n_epochs=-1", "checkpoint_every_n_epochs", "-1", ">= 1"),
+    ("checkpoint_min_seconds=-1", "checkpoint_min_seconds", "-1", ">= 0"),
+    ("group_size=0", "group_size", "0", ">= 1"),
     ("device=gpu", "device", "'gpu'", "cpu, cuda"),
 ]
 

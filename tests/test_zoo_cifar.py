@@ -18,7 +18,7 @@ from test_datasets import write_cifar
 
 from ipguard.config import typed
 from ipguard.errors import MissingZooError
-from ipguard.suspects import FINETUNE
+from ipguard.suspects import FINETUNE, HARDER, STEALING
 from ipguard.zoo import load_zoo
 from train.plan import SELECTIONS, plan, selections
 from train.postprocess import pruning_levels
@@ -51,7 +51,8 @@ def test_zoo_entry_composes_for_every_member_kind(tmp_path, dataset):
     zoo = _spec(dataset, tmp_path)
     families = list(zoo.negatives.archs)
     assert set(selections(zoo)) == {"all", "target", "positives", "negatives", "finetune",
-                                    *FINETUNE, "wp", "fp", "same_arch", "forest", *families}
+                                    *FINETUNE, "wp", "fp", "same_arch", "forest", *families,
+                                    "stealing", *STEALING, "harder_neg", *HARDER}
     assert set(selections(zoo)) == {*SELECTIONS, *families}   # what `member=` accepts
     # `member` is a plain string to Hydra: compose a job of each sort (a family's, seeded)
     for overrides in (["member=target"], ["member=fp"], [f"member={families[0]}", "seed=0"]):

@@ -25,9 +25,9 @@ from ipguard.models.layers import count_parameters
 from ipguard.progress import Eta
 from ipguard.runtime import check_memory as check_bytes
 from ipguard.runtime import format_bytes, images_bytes, training_bytes
-from ipguard.suspects import FINETUNE, PRUNING
+from ipguard.suspects import FINETUNE, PRUNING, in_paper
 from ipguard.zoo import Member, build_from_spec, is_built, member_dir, save_member
-from train.fit import Fitter
+from train.fit import Fitter, Trained
 from train.module import apply_masks
 from train.plan import MemberJob, model_specs, plan, stored_spec
 from train.postprocess import (
@@ -39,6 +39,9 @@ from train.postprocess import (
 from train.schema import ZooSpec
 
 log = logging.getLogger(__name__)
+# Test images a forward pass on the CPU: activations of 1024 CIFAR images overflow the caches
+# (ResNet20 on 1000 test images: 0.72 s at 1024, 0.31 s at 128, the same logits bit for bit).
+CPU_TEST_BATCH = 128
 
 
 class ZooBuilder:
@@ -56,10 +59,17 @@ class ZooBuilder:
         device: str = "cpu",
         checkpoint_every_n_epochs: int = 1,
         wandb: Mapping[str, Any] | None = None,
+        group_size: int = 1,
+        checkpoint_min_seconds: float = 0.0,
     ) -> None:
         self.zoo, self.data, self.root, self.device = zoo, data, Path(root), device
-        self.fitter = Fitter(data, root, trainer, log_dir, wandb, checkpoint_every_n_epochs)
+        self.fitter = Fitter(data, root, trainer, log_dir, wandb, checkpoint_every_n_epochs,
+                             checkpoint_min_seconds)
         self._test: tuple[torch.Tensor, torch.Tensor] | None = None
+        # group_size > 1: up to that many members of a seeded family train at once (train.group)
+        self.group_size = max(1, int(group_size))
+        self._jobs: list[MemberJob] = []            # the build's plan, where groups are formed
+        self._grouped: dict[str, Member] = {}       # members trained with an earlier job's group
         self.built: list[str] = []
         self.skipped: list[str] = []
 
@@ -67,6 +77,7 @@ class ZooBuilder:
         """Build the selected members (skipping finished ones); return every selected member
         but the pruning levels the 3 % rule rejected."""
         jobs = plan(self.zoo, member, seed)
+        self._jobs = jobs
         self.check_memory(member)
         done: list[Member] = []
         ended: set[str] = set()   # pruning chains stopped by the 3 % rule
@@ -102,6 +113,8 @@ class ZooBuilder:
     def run(self, job: MemberJob, where: str | None = None) -> Member:
         """Build one member, or load it when a run before this one finished it; ``where``
         names the job in the line that says it starts (default: its name)."""
+        if job.name in self._grouped:   # trained with the group of an earlier job
+            return self._grouped.pop(job.name)
         if job.level is not None:
             rejected = member_dir(self.root, "rejected", job.name)
             if is_built(rejected):
@@ -112,9 +125,18 @@ class ZooBuilder:
         epochs = job.recipe.epochs if job.recipe is not None else 0
         work = (f"training {epochs} epoch{'s' * (epochs != 1)}" if epochs
                 else "training a forest" if job.kind == "forest" else "loading its weights")
+        group = self._group(job)
+        if len(group) > 1:
+            work += f" together with {', '.join(j.name for j in group[1:])} (train.group)"
         log.info("%s (%s): %s", where or job.name, job.role, work)
+        if len(group) > 1:
+            return self._network_group(group)
         if job.kind == "forest":
             return self._forest(job)
+        if not in_paper(job.kind):   # stealing suspects, harder negatives (docs/stealing.md)
+            from train.beyond import build_beyond
+
+            return build_beyond(self, job)
         return self._network(job)
 
     # ----------------------------------------------------------------- members
@@ -128,9 +150,14 @@ class ZooBuilder:
         else:
             L.seed_everything(job.seed, verbose=False)
             model = build_from_spec(job.model or {})
-        seconds = self._train(job, model)
+        return self._member(job, model, self._train(job, model), target)
+
+    def _member(self, job: MemberJob, model: nn.Module, trained: Trained,
+                target: Member | None = None) -> Member:
+        """A trained network as a zoo member (its role, 3 % rule, parameters and FLOPs),
+        saved."""
         model = model.eval()
-        acc = self._accuracy(TorchClassifier(model, device=self.device))
+        acc = trained.test_accuracy
         role, hyper = job.role, dict(job.hyper)
         if job.level is not None:
             role, hyper = _three_percent(job, _accuracy_of(target), acc)
@@ -140,26 +167,65 @@ class ZooBuilder:
                   "flops_reduction": flops.reduction}
         member = Member(name=job.name, role=role, kind=job.kind, arch=job.arch, seed=job.seed,
                         parent=job.parent, test_accuracy=acc, parameters=total,
-                        nonzero_parameters=nonzero, train_seconds=seconds, hyper=hyper,
+                        nonzero_parameters=nonzero, train_seconds=trained.seconds, hyper=hyper,
                         model=job.stored_model, path=str(member_dir(self.root, role, job.name)))
         return self._finish(member, model)
 
-    def _train(self, job: MemberJob, model: nn.Module) -> float:
-        """Post-process (fine-tuning, pruning) and train by the job's recipe; a job without
-        one is a pretrained network, kept as loaded. Returns the training seconds."""
+    def _train(self, job: MemberJob, model: nn.Module) -> Trained:
+        """Post-process (fine-tuning, pruning) and train by the job's recipe, then measure the
+        test accuracy; a job without one is a pretrained network, kept as loaded."""
         if job.recipe is None:
-            return 0.0
+            return Trained(0.0, self._network_accuracy(model))
+        fit = {"test": self._network_accuracy}
         if job.kind in FINETUNE:
             L.seed_everything(job.seed, verbose=False)
-            trainable = prepare_finetune(model, job.kind, job.seed)
-            return self.fitter.fit(model, job.recipe, job.seed, job.name, trainable=trainable)
-        if job.level is not None:
+            fit["trainable"] = prepare_finetune(model, job.kind, job.seed)
+        elif job.level is not None:
             prune = weight_pruning_masks if job.kind == "wp" else filter_pruning_masks
-            masks = prune(model, job.level)
+            fit["masks"] = masks = prune(model, job.level)
             apply_masks(model, masks)
             L.seed_everything(job.seed, verbose=False)
-            return self.fitter.fit(model, job.recipe, job.seed, job.name, masks=masks)
-        return self.fitter.fit(model, job.recipe, job.seed, job.name)
+        return self.fitter.fit(model, job.recipe, job.seed, job.name, **fit)
+
+    def _group(self, job: MemberJob) -> list[MemberJob]:
+        """``job`` and the members after it in the plan that train with it: up to
+        ``group_size`` unbuilt members of its seeded family (same constructor and recipe, not
+        made from the target). Just ``job`` when grouping is off or it has no such peers."""
+        groupable = (self.group_size > 1 and not job.derived and job.recipe is not None
+                     and job.kind != "forest" and in_paper(job.kind) and job.level is None)
+        if not groupable or job not in self._jobs:
+            return [job]
+        group = [job]
+        for other in self._jobs[self._jobs.index(job) + 1:]:
+            if len(group) == self.group_size:
+                break
+            if (other.family, other.kind, other.recipe, other.model, other.derived) != \
+                    (job.family, job.kind, job.recipe, job.model, job.derived):
+                continue
+            if not is_built(member_dir(self.root, other.role, other.name)):
+                group.append(other)
+        return group
+
+    def _network_group(self, jobs: list[MemberJob]) -> Member:
+        """Train ``jobs`` (one family, one recipe) together (train.group), save each as
+        :meth:`_network` would, and keep all but the first for their turn in the build."""
+        from train.group import fit_group
+
+        models, rng = [], []
+        for job in jobs:
+            L.seed_everything(job.seed, verbose=False)
+            models.append(build_from_spec(job.model or {}))
+            rng.append(torch.get_rng_state())   # the augmentation's stream when trained alone
+        recipe = jobs[0].recipe
+        assert recipe is not None
+        name = f"group-{jobs[0].name}-{jobs[-1].name}"
+        trained = fit_group(self.fitter, models, recipe, [j.seed for j in jobs],
+                            [j.name for j in jobs], rng, name, test=self._network_accuracy)
+        members = [self._member(job, model, t) for job, model, t in zip(jobs, models, trained,
+                                                                        strict=True)]
+        self.fitter.clear_partial(name)
+        self._grouped.update({m.name: m for m in members[1:]})
+        return members[0]
 
     def _forest(self, job: MemberJob) -> Member:
         start = time.perf_counter()
@@ -184,6 +250,10 @@ class ZooBuilder:
                                   "run `python -m train.zoo member=target` first")
         target = Member.load(folder)
         return target, target.load_module().train()
+
+    def _network_accuracy(self, model: nn.Module) -> float | None:
+        batch = CPU_TEST_BATCH if self.device == "cpu" else 1024
+        return self._accuracy(TorchClassifier(model, batch_size=batch, device=self.device))
 
     def _accuracy(self, classifier: Classifier) -> float | None:
         """Test accuracy; None without test images (ImageNet weights saved without its

@@ -1,28 +1,37 @@
 """Training one zoo network with Lightning, resumably: a member in training writes
 ``<zoo>/.partial/<member>/last.ckpt`` (weights, optimiser, schedule, loop counters, shuffle and
 RNG states) every few epochs, and a build killed at any moment resumes it from there, ending
-with the weights an uninterrupted training gives."""
+with the weights an uninterrupted training gives.
+
+Nothing runs between optimiser steps that nobody reads: no validation loop (the member's test
+accuracy is measured once, after training, and logged with its curves), training curves summed
+on the device and logged once an epoch, checkpoints copied and written (atomically, fsync
+included) by a background thread while training goes on."""
 
 from __future__ import annotations
 
+import copy
 import logging
-import math
+import os
 import shutil
 import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.plugins.io import AsyncCheckpointIO, TorchCheckpointIO
 from torch import nn
 
 from ipguard.config import plain
 from ipguard.data import ImageData
 from ipguard.errors import IPGuardError
-from ipguard.io import remove_stale_tmp
+from ipguard.io import atomic_write, remove_stale_tmp
 from ipguard.progress import Progress, resolve_mode
 from ipguard.tracking import finish_lightning_logger, lightning_logger
 from train.datamodule import ImageDataModule
@@ -43,24 +52,40 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*smaller than the logging interval.*")
 
 
+NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
+
+
+def skip_failing_nvml_check() -> None:
+    """Importing Lightning sets ``PYTORCH_NVML_BASED_CUDA_CHECK=1``, which makes every
+    ``torch.cuda.is_available()`` probe NVML first, and torch's optimisers ask at every step.
+    Where NVML cannot be loaded (no NVIDIA driver: a CPU-only machine) each probe is a failed
+    ``dlopen`` of libnvidia-ml (0.2-0.4 ms, about a tenth of a digits CNN's step here) before
+    torch falls back to the CUDA runtime's answer anyway; so there the variable is dropped, and
+    the answer is the same without the probe."""
+    if os.environ.get(NVML_CHECK) == "1" and torch.cuda._device_count_nvml() < 0:
+        del os.environ[NVML_CHECK]
+
+
 class TrainingProgress(L.Callback):
     """A training's progress as log lines (where no bar is drawn): batches done, the epoch and
     the time left, every ``IPGUARD_PROGRESS_INTERVAL`` seconds. A resumed training counts
-    from the epoch it resumes at."""
+    from the epoch it resumes at. Batches are counted by the module's ``step_hooks`` (Lightning
+    sees one step an epoch)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.progress: Progress | None = None
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        batches = trainer.num_training_batches
-        known = math.isfinite(batches) and trainer.max_epochs is not None
-        self.progress = Progress(
-            f"train {self.name}", int(batches * trainer.max_epochs) if known else None,
-            "batch", initial=int(batches * trainer.current_epoch) if known else 0, mode="log")
+        # a ClassifierModule or a train.group.GroupModule: both count batches by step hooks
+        epochs, steps = trainer.max_epochs, pl_module.steps_per_epoch
+        self.progress = Progress(f"train {self.name}", steps * epochs if epochs else None,
+                                 "batch", initial=steps * trainer.current_epoch, mode="log")
+        pl_module.step_hooks.append(self.step)
 
-    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+    def step(self, module: ClassifierModule) -> None:
         if self.progress is not None:
+            trainer = module.trainer
             self.progress.update(1, epoch=f"{trainer.current_epoch + 1}/{trainer.max_epochs}")
 
     def on_train_end(self, trainer: L.Trainer, *args: Any) -> None:
@@ -70,6 +95,53 @@ class TrainingProgress(L.Callback):
     def on_exception(self, trainer: L.Trainer, *args: Any) -> None:
         if self.progress is not None:  # killed, timed out, failed: not "done"
             self.progress.close(interrupted=True)
+
+
+class BatchBar(TQDMProgressBar):
+    """Lightning's progress bar counting an epoch's batches (through the module's
+    ``step_hooks``), not Lightning's one step an epoch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps = 1
+
+    @property
+    def total_train_batches(self) -> int:
+        return self.steps
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # a ClassifierModule or a train.group.GroupModule: both count batches by step hooks
+        self.steps = pl_module.steps_per_epoch
+        pl_module.step_hooks.append(self.step)
+        super().on_train_start(trainer, pl_module)
+
+    def step(self, module: ClassifierModule) -> None:
+        bar, n = self.train_progress_bar, module.epoch_step
+        if bar is not None and self._should_update(n, bar.total) and not bar.disable:
+            bar.n = n
+            bar.refresh()
+
+    def on_train_batch_end(self, *args: Any) -> None:
+        pass   # the step hook moved the bar batch by batch
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer through :func:`ipguard.io.atomic_write` (temporary file,
+    fsync, rename): a build killed while writing leaves the previous checkpoint intact."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any,
+                        storage_options: Any = None) -> None:
+        atomic_write(path, lambda tmp: super(AtomicCheckpointIO, self).save_checkpoint(
+            checkpoint, tmp, storage_options))
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What training a member gave besides its weights: the training seconds (over every run
+    that contributed) and the test accuracy measured once it finished (None: not measured)."""
+
+    seconds: float
+    test_accuracy: float | None = None
 
 
 class Fitter:
@@ -88,6 +160,7 @@ class Fitter:
         log_dir: str | Path | None = None,
         wandb: Mapping[str, Any] | None = None,
         checkpoint_every: int = 1,
+        checkpoint_min_seconds: float = 0.0,
     ) -> None:
         self.data, self.root = data, Path(root)
         self.trainer_kwargs = dict(trainer or {})
@@ -96,7 +169,10 @@ class Fitter:
         self.log_dir = Path(log_dir) if log_dir else None
         self.wandb = dict(wandb or {})
         self.checkpoint_every = int(checkpoint_every)
+        self.checkpoint_min_seconds = float(checkpoint_min_seconds)
+        self.callbacks: list[L.Callback] = []   # added to every training (timing, profiling)
         quiet_lightning()
+        skip_failing_nvml_check()
 
     def fit(
         self,
@@ -106,20 +182,35 @@ class Fitter:
         name: str,
         trainable: str = "all",
         masks: dict[str, torch.Tensor] | None = None,
-    ) -> float:
+        test: Callable[[nn.Module], float | None] | None = None,
+        data: ImageData | None = None,
+        loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        perturb: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    ) -> Trained:
         """Train ``model`` in place by ``recipe`` (batches shuffled by ``seed``), resuming
-        ``name``'s checkpoint of this very training if there is one; returns the training
-        seconds over every run that contributed."""
+        ``name``'s checkpoint of this very training if there is one. ``test`` measures the
+        trained model's test accuracy, logged as ``test/acc`` beside the training curves.
+
+        Stealing suspects (docs/stealing.md) train on ``data`` (the attacker's dataset)
+        instead of the zoo's, with ``loss`` (soft targets, distillation) instead of
+        cross-entropy on labels, or on batches ``perturb`` makes adversarial (PGD); the loss
+        and the attack are part of the checkpoint's identity (their repr)."""
+        if data is not None and data is not self.data:
+            return _with_data(self, data).fit(model, recipe, seed, name, trainable, masks,
+                                              test, loss=loss, perturb=perturb)
         if len(self.data.train) == 0:
             raise IPGuardError(f"dataset {self.data.name} has no training images, and {name} "
                                "must be trained: give the dataset's folder (for imagenet: "
                                "dataset.loader.root=/path/to/imagenet)")
-        module = ClassifierModule(model, recipe, trainable=trainable, masks=masks,
-                                  channels_last=self.channels_last)
         datamodule = ImageDataModule(self.data, batch_size=recipe.batch_size, seed=seed,
                                      num_workers=self.num_workers)
+        module = ClassifierModule(model, recipe, trainable=trainable, masks=masks, loss=loss,
+                                  perturb=perturb,
+                                  channels_last=self.channels_last,
+                                  steps_per_epoch=datamodule.steps_per_epoch)
         identity = {"name": name, "seed": seed, "recipe": plain(recipe), "trainable": trainable,
                     "masked": sorted(masks) if masks else []}
+        identity |= {k: repr(v) for k, v in (("loss", loss), ("perturb", perturb)) if v}
         loggers: list[Any] = [CSVLogger(str(self.log_dir), name=name)] if self.log_dir else []
         run = lightning_logger(self.wandb, name=f"{self.data.name}-{name}",
                                group=f"zoo-{self.data.name}", tags=[self.data.name, name],
@@ -129,24 +220,39 @@ class Fitter:
             loggers.append(run)
         ckpt = self.partial(name) / "last.ckpt"
         resume = self._resumable(ckpt, identity)
-        checkpoint = LastCheckpoint(ckpt, self.checkpoint_every, identity)
-        callbacks: list[L.Callback] = [checkpoint]
-        # Lightning's own bar on a terminal (it draws on stdout), a line every so often
-        # elsewhere, nothing with IPGUARD_PROGRESS=off (ipguard.progress).
-        shown = resolve_mode(sys.stdout)
-        if shown == "log":
-            callbacks.append(TrainingProgress(name))
-        kwargs = {"enable_progress_bar": shown == "bar", "enable_model_summary": False,
-                  "enable_checkpointing": False, **self.trainer_kwargs}
-        trainer = L.Trainer(max_epochs=recipe.epochs, logger=loggers or False,
-                            callbacks=callbacks, **kwargs)
+        checkpoint = LastCheckpoint(ckpt, self.checkpoint_every, identity,
+                                    self.checkpoint_min_seconds)
+        trainer = self.trainer(name, recipe.epochs, checkpoint, loggers)
         try:
             trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
+            seconds = checkpoint.seconds
+            acc = test(model) if test is not None else None
+            if acc is not None:
+                for logger in loggers:
+                    logger.log_metrics({"test/acc": acc}, step=module.steps_done)
         except BaseException:
             finish_lightning_logger(run, exit_code=1)  # the member's W&B run ends as failed
             raise
         finish_lightning_logger(run)
-        return checkpoint.seconds
+        return Trained(seconds, acc)
+
+    def trainer(self, name: str, epochs: int, checkpoint: LastCheckpoint,
+                loggers: list[Any]) -> L.Trainer:
+        """The Lightning trainer of one training (a member, or a group of members trained
+        together: train.group): ``checkpoint`` and the fitter's callbacks, progress, and the
+        checkpoint IO that writes atomically in a background thread."""
+        callbacks: list[L.Callback] = [checkpoint, *self.callbacks]
+        # Lightning's own bar on a terminal (it draws on stdout), a line every so often
+        # elsewhere, nothing with IPGUARD_PROGRESS=off (ipguard.progress).
+        shown = resolve_mode(sys.stdout)
+        if shown in ("log", "bar"):
+            callbacks.append(TrainingProgress(name) if shown == "log" else BatchBar())
+        kwargs = {"enable_progress_bar": shown == "bar", "enable_model_summary": False,
+                  "enable_checkpointing": False, **self.trainer_kwargs}
+        if self.checkpoint_every > 0:
+            kwargs.setdefault("plugins", [AsyncCheckpointIO(AtomicCheckpointIO())])
+        return L.Trainer(max_epochs=epochs, logger=loggers or False, callbacks=callbacks,
+                         **kwargs)
 
     def partial(self, name: str) -> Path:
         return self.root / PARTIAL / name
@@ -182,3 +288,10 @@ class Fitter:
         log.info("resuming %s from its checkpoint after epoch %d", identity["name"],
                  int(state.get("epoch", -1)) + 1)
         return ckpt
+
+
+def _with_data(fitter: Fitter, data: ImageData) -> Fitter:
+    """The same fitter (trainer, loggers, checkpoints) over another training set."""
+    other = copy.copy(fitter)
+    other.data = data
+    return other

@@ -24,6 +24,7 @@ from ipguard.targets import check_loader, check_model
 from train.build import ZooBuilder, check_memory
 from train.plan import model_specs, plan
 from train.schema import TrainConfig
+from train.stealing import check_budgets, pool_size
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,12 @@ def check_train(cfg: TrainConfig, available: int | None = None) -> None:
     seed choice, the device, the zoo folder, every model constructor and the loader (allowed
     packages, arguments that fit, torchvision architectures by name, nothing downloaded), and
     whether the largest member fits in memory."""
-    plan(cfg.zoo, cfg.member, cfg.seed)
+    jobs = plan(cfg.zoo, cfg.member, cfg.seed)
+    extraction = cfg.zoo.stealing.extraction
+    if extraction is not None and any(job.kind.startswith("extract_") for job in jobs):
+        check_budgets(list(extraction.budgets), pool_size(
+            extraction.source, training_images(cfg.dataset), extraction.holdout,
+            extraction.pool))
     check_device(cfg.device)
     check_folder("zoo_dir", cfg.zoo_dir)
     check_loader(cfg.dataset.loader)
@@ -54,7 +60,8 @@ def build_zoo(cfg: DictConfig | TrainConfig) -> ZooBuilder:
     builder = ZooBuilder(settings.zoo, data, settings.zoo_dir, trainer=settings.trainer,
                          log_dir=settings.paths.log_dir, device=settings.device,
                          checkpoint_every_n_epochs=settings.checkpoint_every_n_epochs,
-                         wandb=plain(settings.logger))
+                         wandb=plain(settings.logger), group_size=settings.group_size,
+                         checkpoint_min_seconds=settings.checkpoint_min_seconds)
     members = builder.build(member=settings.member, seed=settings.seed)
     log.info("zoo %s: %d members built now, %d already built (%d suspects or target; "
              "pruning steps that broke the 3 %% rule are kept as rejected)", settings.zoo_dir,

@@ -7,6 +7,8 @@
     tables5_7   Tables 5-7: matching rates at each method's best setting
     table8      Table 8: extraction seconds (and the batching gain)
     tables1_2   Tables 1-2: the zoo's suspects and their accuracies
+    verdicts_table  verdicts-<dataset>: thresholds calibrated to an FPR, held-out FPR, TPR
+    stealing    stealing-<dataset>: stealing suspects and harder negatives (docs/stealing.md)
 
 Each artifact is a pure function of the records (``Results``), for Tables 1-2 the loaded zoos,
 and the few options it needs; it returns the tables and figures to write (``Output``)."""

@@ -36,6 +36,9 @@ class TablesConfig:
     best_from: list[str] = field(default_factory=list)   # sweeps Table 4 / Figure 2 pick from
     matching_rates_sweep: str = "tables5-7"
     seconds_sweep: str = "table8"
+    # the stealing table and figure (docs/stealing.md): these sweeps and best_from's records
+    # measured on a zoo with stealing suspects or harder negatives
+    stealing_from: list[str] = field(default_factory=lambda: ["stealing"])
 
 
 @dataclass
@@ -53,6 +56,9 @@ class FiguresConfig:
     suspects: Selection = field(default_factory=Selection)
     figures: dict[str, FigureSpec] = field(default_factory=dict)
     tables: TablesConfig = field(default_factory=TablesConfig)
+    # 95 % intervals in Figures 3-6 (bands), Tables 4 and 5-7 (issue 13, docs/verdicts.md);
+    # false: every table exactly as before them
+    intervals: bool = True
 
     def __post_init__(self) -> None:
         if not self.datasets:

@@ -1,9 +1,11 @@
 """Figures 3-6: a method's ARUC against its swept parameter (eps or k), one line per combo, a
 panel per dataset; the numbers again as a table (``<name>-data``).
 
-Each point is the mean ARUC over seeds, the seeds' range shaded. When a sweep also varied other
-parameters of the method (k x lr), each (combo, value) shows the best setting over those, and
-the panel and the table say so. A grid point without a record is named in a warning."""
+Each point is the mean ARUC over seeds with its 95 % interval shaded (``aruc_interval``: the
+bootstrap over seeds and their points where several ran, else over the record's fingerprint
+points; ``intervals=false``: the seeds' range, as before issue 13). When a sweep also varied
+other parameters of the method (k x lr), each (combo, value) shows the best setting over those,
+and the panel and the table say so. A grid point without a record is named in a warning."""
 
 from __future__ import annotations
 
@@ -25,12 +27,17 @@ from ipguard.paper.grid import missing_points, missing_warning
 from ipguard.plots import SweepLine, SweepPanel, plot_aruc_sweep
 from ipguard.record import canonical, format_value
 from ipguard.store import Point, best_point, group_points
-from ipguard.tables import Table, fmt
+from ipguard.tables import Table, fmt, fmt_range
+from ipguard.verdicts import ARUC_INTERVAL, NO_MATCHES, aruc_interval, interval_columns
+
+BAND = "shaded: 95 % interval (bootstrap over seeds and fingerprint points)"
 
 
-def sweep_figure(name: str, spec: FigureSpec, results: Results, grid_from_file: bool) -> Output:
+def sweep_figure(name: str, spec: FigureSpec, results: Results, grid_from_file: bool,
+                 intervals: bool = True) -> Output:
     """Figure ``name`` (fig3 .. fig6) from the records of ``spec.sweep``; ``grid_from_file``
-    checks the points against the sweep file's grid too, not only against the records'."""
+    checks the points against the sweep file's grid too, not only against the records';
+    ``intervals`` shades 95 % intervals and prints them in the table."""
     out = Output()
     panels: list[tuple[str, SweepPanel, list[Point], list[str]]] = []
     param = None
@@ -52,7 +59,7 @@ def sweep_figure(name: str, spec: FigureSpec, results: Results, grid_from_file: 
         chosen = [best_over_others(points, combo) for combo in COMBOS]
         notes = [f"incomplete: {len(missing)} point{'s' * (len(missing) > 1)} missing"
                  if missing else "", f"best over {', '.join(others)}" if others else ""]
-        panel = SweepPanel(dataset_title(ds), [_line(combo, mine) for combo, mine
+        panel = SweepPanel(dataset_title(ds), [_line(combo, mine, intervals) for combo, mine
                                                in zip(COMBOS, chosen, strict=True) if mine],
                            "; ".join(n for n in notes if n))
         panels.append((ds, panel, [p for mine in chosen for p in mine], others))
@@ -63,10 +70,11 @@ def sweep_figure(name: str, spec: FigureSpec, results: Results, grid_from_file: 
     drawn = [panel for _, panel, _, _ in panels]
 
     def draw(path: Path) -> list[Path]:
-        return plot_aruc_sweep(drawn, name_math, xlabel, path, suptitle=title)
+        return plot_aruc_sweep(drawn, name_math, xlabel, path, suptitle=title,
+                               band=BAND if intervals else "")
 
     out.items.append(FigureOut(name, draw))
-    out.items.append(TableOut(name, f"{name}-data", _table(spec, param, panels)))
+    out.items.append(TableOut(name, f"{name}-data", _table(spec, param, panels, intervals)))
     return out
 
 
@@ -81,27 +89,45 @@ def best_over_others(points: Sequence[Point], combo: str) -> list[Point]:
     return sorted((p for p in best if p is not None), key=lambda p: p.value)
 
 
-def _line(combo: str, points: Sequence[Point]) -> SweepLine:
+def _line(combo: str, points: Sequence[Point], intervals: bool) -> SweepLine:
+    """A combo's line; the band is each point's 95 % interval (``intervals``; the point itself
+    where it has none) or the seeds' range."""
+    if intervals:
+        bands = [aruc_interval(p.records)[0] or (p.aruc, p.aruc) for p in points]
+    else:
+        bands = [(min(r.aruc for r in p.records), max(r.aruc for r in p.records))
+                 for p in points]
     return SweepLine(combo, [float(p.value) for p in points], [p.aruc for p in points],
-                     [min(r.aruc for r in p.records) for p in points],
-                     [max(r.aruc for r in p.records) for p in points])
+                     [lo for lo, _ in bands], [hi for _, hi in bands])
 
 
 def _table(spec: FigureSpec, param: str,
-           panels: Sequence[tuple[str, SweepPanel, list[Point], list[str]]]) -> Table:
+           panels: Sequence[tuple[str, SweepPanel, list[Point], list[str]]],
+           intervals: bool) -> Table:
     rows, data = [], []
     method = paper_name(spec.method)
+    missing = False
     for ds, panel, points, others in panels:
         for p in points:
-            rows.append([panel.title, f"{method}{p.combo}", format_value(float(p.value)),
-                         fmt(p.aruc)])
-            data.append({"dataset": ds, "method": spec.method, "combo": p.combo,
-                         "param": param, "value": float(p.value), "aruc": p.aruc,
-                         "aruc_min": min(r.aruc for r in p.records),
-                         "aruc_max": max(r.aruc for r in p.records),
-                         **{n: p.params.get(n) for n in others}})
+            row = [panel.title, f"{method}{p.combo}", format_value(float(p.value)), fmt(p.aruc)]
+            item = {"dataset": ds, "method": spec.method, "combo": p.combo,
+                    "param": param, "value": float(p.value), "aruc": p.aruc,
+                    "aruc_min": min(r.aruc for r in p.records),
+                    "aruc_max": max(r.aruc for r in p.records),
+                    **{n: p.params.get(n) for n in others}}
+            if intervals:
+                found, over = aruc_interval(p.records)
+                missing |= found is None
+                row.append(fmt_range(found) if found else "–")
+                item |= interval_columns(found, over)
+            rows.append(row)
+            data.append(item)
     others = sorted({n for *_, mine in panels for n in mine})
     notes = [f"Each point is the best setting over {', '.join(others)} at that {param} and "
              "combo (mean ARUC over seeds); the CSV gives the values chosen."] if others else []
+    if intervals:
+        notes.append(f"95 % interval: {ARUC_INTERVAL}"
+                     + (f"; –: {NO_MATCHES}." if missing else "."))
     return Table(f"{spec.title}: ARUC against {param} ({method})",
-                 ["Dataset", "Method", param, "ARUC"], rows, data, notes)
+                 ["Dataset", "Method", param, "ARUC", *(["95 % interval"] * intervals)], rows,
+                 data, notes)

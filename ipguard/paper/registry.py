@@ -10,10 +10,12 @@ from ipguard.paper.base import Output, Results
 from ipguard.paper.config import FiguresConfig, FigureSpec, Grid, TablesConfig
 from ipguard.paper.fig2 import ru_figure
 from ipguard.paper.fig3_6 import sweep_figure
+from ipguard.paper.stealing import stealing_table
 from ipguard.paper.table4 import best_aruc_table
 from ipguard.paper.table8 import seconds_table
 from ipguard.paper.tables1_2 import zoo_tables
 from ipguard.paper.tables5_7 import matching_rates_table
+from ipguard.paper.verdicts_table import verdicts_table
 from ipguard.suspects import Selection
 from ipguard.zoo import Zoo
 
@@ -30,11 +32,13 @@ class Inputs:
     selection: Selection = field(default_factory=Selection)
     zoos: Mapping[str, Zoo] = field(default_factory=dict)
     zoo_errors: Mapping[str, str] = field(default_factory=dict)
+    intervals: bool = True
 
     @classmethod
     def from_config(cls, cfg: FiguresConfig, results: Results, zoos: Mapping[str, Zoo],
                     zoo_errors: Mapping[str, str]) -> Inputs:
-        return cls(results, cfg.figures, cfg.tables, cfg.grid, cfg.suspects, zoos, zoo_errors)
+        return cls(results, cfg.figures, cfg.tables, cfg.grid, cfg.suspects, zoos, zoo_errors,
+                   cfg.intervals)
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class Artifact:
 def _figures_3_6(i: Inputs) -> Output:
     out = Output()
     for name, spec in i.figures.items():
-        out.add(sweep_figure(name, spec, i.results, i.grid == Grid.sweep))
+        out.add(sweep_figure(name, spec, i.results, i.grid == Grid.sweep, i.intervals))
     return out
 
 
@@ -63,25 +67,43 @@ def _tables_5_7(i: Inputs) -> Output:
     out = Output()
     for ds in i.results.datasets:
         out.add(matching_rates_table(ds, i.results, i.tables.best_from,
-                                     i.tables.matching_rates_sweep))
+                                     i.tables.matching_rates_sweep, i.intervals))
+    return out
+
+
+def _verdicts(i: Inputs) -> Output:
+    out = Output()
+    for ds in i.results.datasets:
+        out.add(verdicts_table(ds, i.results.of(ds, i.tables.best_from)))
+    return out
+
+
+def _stealing(i: Inputs) -> Output:
+    out = Output()
+    for ds in i.results.datasets:
+        out.add(stealing_table(ds, i.results.of(ds, [*i.tables.stealing_from,
+                                                     *i.tables.best_from])))
     return out
 
 
 ARTIFACTS: tuple[Artifact, ...] = (
     Artifact("figures3-6", _figures_3_6),
     Artifact("figure2", _figure_2),
-    Artifact("table4", lambda i: best_aruc_table(i.results, i.tables.best_from)),
+    Artifact("table4", lambda i: best_aruc_table(i.results, i.tables.best_from, i.intervals)),
     Artifact("tables5-7", _tables_5_7),
     Artifact("table8", lambda i: seconds_table(i.results, i.tables.best_from,
                                                i.tables.seconds_sweep)),
     Artifact("tables1-2", lambda i: zoo_tables(i.zoos, i.zoo_errors, i.selection)),
+    Artifact("verdicts", _verdicts),
+    Artifact("stealing", _stealing),
 )
 
 
 def sweeps_needed(cfg: FiguresConfig) -> list[str]:
     """Every sweep some artifact reads."""
     return sorted({s.sweep for s in cfg.figures.values()} | set(cfg.tables.best_from)
-                  | {cfg.tables.matching_rates_sweep, cfg.tables.seconds_sweep})
+                  | {cfg.tables.matching_rates_sweep, cfg.tables.seconds_sweep}
+                  | set(cfg.tables.stealing_from))
 
 
 __all__ = ["ARTIFACTS", "Artifact", "Inputs", "sweeps_needed"]

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from ipguard.data import dataset_title
 from ipguard.paper.base import Output, TableOut
-from ipguard.suspects import Selection, family_row, suspect_label
+from ipguard.suspects import Selection, family_row, in_paper, suspect_label
 from ipguard.tables import Table, fmt, fmt_range, merge_rows
 from ipguard.zoo import Member, Zoo
 
@@ -29,8 +29,9 @@ def zoo_tables(zoos: Mapping[str, Zoo], errors: Mapping[str, str],
 def suspect_counts(zoos: Mapping[str, Zoo], selection: Selection) -> Table:
     rows, data = [], []
     for ds, zoo in zoos.items():
-        positives = [m for m in zoo.members if m.role == "positive"]
-        negatives = [m for m in zoo.members if m.role == "negative"]
+        # the paper's suspects (docs/stealing.md's families are counted in their own table)
+        positives = [m for m in zoo.members if m.role == "positive" and in_paper(m.kind)]
+        negatives = [m for m in zoo.members if m.role == "negative" and in_paper(m.kind)]
         headline = [m for m in positives if selection.admits(m.kind, m.hyper)]
         rows.append([dataset_title(ds), zoo.target.arch, str(len(positives)),
                      str(len(headline)), str(len(negatives))])
@@ -52,7 +53,7 @@ def accuracies(zoos: Mapping[str, Zoo]) -> Table:
     for ds, zoo in zoos.items():
         groups: dict[tuple[str, str], list[Member]] = {}
         for m in zoo.members:
-            if m.role != "rejected":
+            if m.role != "rejected" and in_paper(m.kind):
                 groups.setdefault(_accuracy_row(m), []).append(m)
         for key, members in groups.items():
             if key not in keys:

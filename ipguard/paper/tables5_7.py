@@ -1,5 +1,6 @@
-"""Tables 5-7: the matching rates of each method at its best setting, a row per positive and a
-[min, max] row per family of negatives (one table per dataset)."""
+"""Tables 5-7: the matching rates of each method at its best setting, a row per positive (with
+its 95 % point-bootstrap interval, ``intervals``) and a [min, max] row per family of negatives
+(one table per dataset); and where each ARUC goes (the means, with their intervals)."""
 
 from __future__ import annotations
 
@@ -20,14 +21,15 @@ from ipguard.paper.base import (
     setting_text,
 )
 from ipguard.record import Record, SuspectResult
-from ipguard.suspects import LABELS, family_rank, family_row, suspect_label
+from ipguard.suspects import LABELS, family_rank, family_row, in_paper, suspect_label
 from ipguard.tables import Table, fmt, fmt_range, merge_rows
+from ipguard.verdicts import NO_MATCHES, interval_columns, interval_of
 
 log = logging.getLogger(__name__)
 
 
 def matching_rates_table(dataset: str, results: Results, best_from: Sequence[str],
-                         sweep: str) -> Output:
+                         sweep: str, intervals: bool = True) -> Output:
     """``table5-7-<dataset>``: each method's record in ``sweep`` (the rerun at its best
     setting, lowest seed) where it ran, else the best record of the ``best_from`` sweeps."""
     pool = results.of(dataset, best_from)
@@ -45,6 +47,7 @@ def matching_rates_table(dataset: str, results: Results, best_from: Sequence[str
     keys: list[tuple[str, str]] = []
     cells: dict[tuple[str, ...], dict[str, str]] = {}
     data = []
+    missing = False
     for method, record in chosen.items():
         if not record.suspects:
             out.warnings.append(f"Tables 5-7 on {dataset}: the {paper_name(method)} record "
@@ -52,14 +55,20 @@ def matching_rates_table(dataset: str, results: Results, best_from: Sequence[str
             continue
         column = paper_name(method)
         for s in record.suspects:
-            if s.role != "positive":
+            if s.role != "positive" or not in_paper(s.kind):   # stealing: its own table
                 continue
             key = ("Positive", suspect_label(s.kind, s.hyper)
                    + ("" if s.in_default_selection else " *"))
             if key not in keys:
                 keys.append(key)
+            row = _rate_row(dataset, record, "positive", key[1], [s])
             cells.setdefault(key, {})[column] = fmt(s.matching_rate)
-            data.append(_rate_row(dataset, record, "positive", key[1], [s]))
+            if intervals:
+                found, over = interval_of(record, f"rate/{s.name}")
+                missing |= found is None
+                cells[key][column] += f" {fmt_range(found)}" if found else ""
+                row = {**row, **interval_columns(found, over, "rate")}
+            data.append(row)
         for family, members in _families(record.suspects):
             key = ("Negative", family)
             if key not in keys:
@@ -72,18 +81,20 @@ def matching_rates_table(dataset: str, results: Results, best_from: Sequence[str
     notes = [f"Each method at its best setting: {settings}."]
     if any(k[1].endswith("*") for k in keys):
         notes.append("Rows marked * are pruned beyond the headline selection (not in ARUC).")
+    if intervals:
+        notes.append(_interval_note("a positive's matching rate", missing))
     table = Table(f"Tables 5-7: matching rates of the compared methods for positive and "
                   f"negative suspect classifiers on {dataset_title(dataset)}",
                   ["Suspect", "Classifier", *columns], merge_rows(keys, cells, columns), data,
                   notes=notes)
     name = f"table5-7-{dataset}"
     out.items.append(TableOut(name, name, table))
-    means = means_table(dataset, {m: r for m, r in chosen.items() if r.suspects})
+    means = means_table(dataset, {m: r for m, r in chosen.items() if r.suspects}, intervals)
     out.items.append(TableOut(f"{name}-means", f"{name}-means", means))
     return out
 
 
-def means_table(dataset: str, chosen: Mapping[str, Record]) -> Table:
+def means_table(dataset: str, chosen: Mapping[str, Record], intervals: bool = True) -> Table:
     """``table5-7-<dataset>-means``: where each method's ARUC goes. The mean matching rate of
     the positives its headline counts, of each negative family and of all negatives, and
     their difference (the ARUC itself whenever the two sets separate), beside the paper's
@@ -94,32 +105,48 @@ def means_table(dataset: str, chosen: Mapping[str, Record]) -> Table:
     keys = [("Positives", "mean"), *(("Negatives", LABELS.get(k, k)) for k in kinds),
             ("Negatives", "mean"), ("Difference", "positives - negatives"), ("ARUC", "Eq. 7")]
     columns = [paper_name(m) for m in chosen]
+    names = ["mean_positives", *(f"mean_{k}" for k in kinds), "mean_negatives", "difference",
+             "aruc"]
     cells: dict[tuple[str, ...], dict[str, str]] = {}
     data = []
+    missing = False
     for method, d in parts.items():
         values = [d.positives, *(d.families.get(k, float("nan")) for k in kinds), d.negatives,
                   d.difference, chosen[method].aruc]
-        for key, value in zip(keys, values, strict=True):
-            cells.setdefault(key, {})[paper_name(method)] = fmt(value)
+        bounds: dict[str, Any] = {}
+        for key, value, name in zip(keys, values, names, strict=True):
+            found, over = interval_of(chosen[method], name) if intervals else (None, "")
+            missing |= intervals and found is None
+            bounds |= interval_columns(found, over, name) if intervals else {}
+            shown = f" {fmt_range(found)}" if found else ""
+            cells.setdefault(key, {})[paper_name(method)] = fmt(value) + shown
         data.append({"dataset": dataset, "method": method, "key": chosen[method].key,
                      "positives": d.positives, "negatives": d.negatives,
                      **{f"negatives_{k}": d.families.get(k) for k in kinds},
                      "difference": d.difference, "aruc": chosen[method].aruc,
-                     "separated": d.separated})
+                     "separated": d.separated, **bounds})
     paper = PAPER_CIFAR10
+    notes = [f"With n = r, Eq. 7 equals the difference whenever every positive "
+             f"matches more than every negative. The paper's CIFAR-10 IPGuard row "
+             f"implies positives {paper['positives']:.2f} and negatives "
+             f"{paper['negatives']:.2f}."]
+    if intervals:
+        notes.append(_interval_note("each number", missing))
     return Table(f"Tables 5-7, means: where the ARUC goes on {dataset_title(dataset)}",
-                 ["", "", *columns], merge_rows(keys, cells, columns), data,
-                 notes=[f"With n = r, Eq. 7 equals the difference whenever every positive "
-                        f"matches more than every negative. The paper's CIFAR-10 IPGuard row "
-                        f"implies positives {paper['positives']:.2f} and negatives "
-                        f"{paper['negatives']:.2f}."])
+                 ["", "", *columns], merge_rows(keys, cells, columns), data, notes=notes)
+
+
+def _interval_note(what: str, missing: bool) -> str:
+    return (f"[lo, hi] after {what}: its 95 % interval, the bootstrap over the record's "
+            "fingerprint points (the same resampled points for every suspect)"
+            + (f"; none shown: {NO_MATCHES}." if missing else "."))
 
 
 def _families(suspects: Sequence[SuspectResult]) -> list[tuple[str, list[SuspectResult]]]:
     """Negatives by family, labelled as the paper's rows, in the paper's order."""
     by_kind: dict[str, list[SuspectResult]] = {}
     for s in suspects:
-        if s.role == "negative":
+        if s.null_negative:   # harder negatives: the stealing table
             by_kind.setdefault(s.kind, []).append(s)
     rows = [(family_row(kind, members[0].arch, len(members)), members)
             for kind, members in by_kind.items()]

@@ -1,0 +1,199 @@
+"""A verdict with an error rate (ipguard.calibration, ipguard.verdicts, issue 13).
+
+- The p-value is exact under its model: P(p <= alpha) = alpha at every level the model can
+  reach, and <= alpha between them.
+- Fitted to 300 negatives drawn from a known null, the p-values of fresh null suspects are
+  uniform: KS distance < 0.08 (the atoms of M, ~0.035 at n = 200, and 4,000 draws' noise) and
+  P(p <= alpha) within 1.2, 2.5, 3.5, 5 and 6 points of alpha = 1, 5, 10, 25, 50 %; the same for
+  the empirical p-value. A binomial fit (no over-dispersion) fails it by 10+ points.
+- Thresholds: on a null with 300 negatives the held-out FPR is near its target; a family that
+  matches more than the others shows in the leave-one-family-out FPR; the number of negatives
+  that supports a target is 1/FPR - 1.
+- Verify's result carries the p-value and the verdict at an FPR; a record keeps the matches,
+  p-values and verdicts through JSON, and a record of schema 1 (or of schema 2 before issue 13)
+  still reads and reports, saying it has no point-bootstrap interval."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import betabinom, binom, kstest
+
+from ipguard import verify
+from ipguard.calibration import NullModel, calibrate, fit_null, min_negatives
+from ipguard.fingerprint import Fingerprint
+from ipguard.intervals import as_text
+from ipguard.metrics import score
+from ipguard.record import Extraction, Record, Setting, SuspectResult
+from ipguard.report import report
+from ipguard.store import read_records_dir
+from ipguard.verdicts import assess, verdicts_of
+
+FIXTURE = Path(__file__).resolve().parent / "data" / "figures_v1" / "results" / "digits"
+LEVELS = {0.01: 0.012, 0.05: 0.025, 0.1: 0.035, 0.25: 0.05, 0.5: 0.06}
+
+
+def _shape(mean: float, rho: float) -> tuple[float, float]:
+    s = (1 - rho) / rho
+    return mean * s, (1 - mean) * s
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.1])
+def test_the_p_value_is_exact_under_its_model(rho):
+    n, mean = 30, 0.2
+    null = NullModel(n, mean, rho, (0,))
+    m = np.arange(n + 1)
+    pmf = betabinom.pmf(m, n, *_shape(mean, rho)) if rho else binom.pmf(m, n, mean)
+    p = np.array([null.p_value(k) for k in m])
+    for alpha in sorted(set(p)) + [0.01, 0.05]:
+        assert pmf[p <= alpha].sum() <= alpha + 1e-12
+        if alpha in p:  # a level the model reaches: exactly alpha
+            assert pmf[p <= alpha].sum() == pytest.approx(alpha, rel=1e-9, abs=1e-15)
+    assert null.p_value(0) == pytest.approx(1.0) and null.p_value(n + 1) == 0.0
+
+
+def _uniformity(p: np.ndarray) -> None:
+    assert kstest(p, "uniform").statistic < 0.08
+    for alpha, tolerance in LEVELS.items():
+        assert abs((p <= alpha).mean() - alpha) <= tolerance, (alpha, (p <= alpha).mean())
+
+
+def test_p_values_of_independent_suspects_are_uniform():
+    n, shape = 200, _shape(0.1, 0.03)
+    rng = np.random.default_rng(0)
+    null = fit_null(betabinom.rvs(n, *shape, size=300, random_state=rng), n)
+    assert null.fit.startswith("beta-binomial") and 0.02 < null.rho < 0.04
+    fresh = betabinom.rvs(n, *shape, size=4000, random_state=rng)
+    _uniformity(np.array([null.p_value(m) for m in fresh]))
+    _uniformity(np.array([null.p_value_empirical(m) for m in fresh]))
+    binomial = NullModel(n, null.mean, 0.0, null.counts)  # ignores the spread between models
+    assert (np.array([binomial.p_value(m) for m in fresh]) <= 0.01).mean() > 0.1
+
+
+def test_the_fit_falls_back_to_the_binomial_where_it_must():
+    assert fit_null([5] * 35, 100).fit == "binomial, maximum likelihood"  # under-dispersed
+    nothing = fit_null([0] * 35, 100)  # no negative matched a point: Jeffreys, not p = 0
+    assert nothing.fit == "binomial, Jeffreys estimate" and 0 < nothing.mean < 1e-3
+    assert 0 < nothing.p_value(1) < 0.05 and nothing.p_value(0) == 1.0
+    assert fit_null([12], 100).rho == 0.0
+    with pytest.raises(ValueError):
+        fit_null([], 100)
+    with pytest.raises(ValueError):
+        fit_null([101], 100)
+
+
+def test_thresholds_reach_their_target_on_held_out_negatives():
+    n, shape = 100, _shape(0.15, 0.03)
+    rng = np.random.default_rng(1)
+    neg = betabinom.rvs(n, *shape, size=300, random_state=rng)
+    families = ["a", "b", "c"] * 100
+    one, five = calibrate(neg, families, [90, 80, 20], n, splits=50)
+    assert (one.fpr, five.fpr) == (0.01, 0.05) and one.tau > five.tau
+    assert one.fpr_random <= 0.02 and 0.03 <= five.fpr_random <= 0.07
+    assert five.fpr_lofo == pytest.approx(five.fpr_random, abs=0.03)  # families alike
+    assert one.tpr == pytest.approx(2 / 3) and one.supported and one.negatives == 300
+    fresh = betabinom.rvs(n, *shape, size=4000, random_state=rng)
+    assert (fresh >= five.tau * n).mean() == pytest.approx(0.05, abs=0.02)
+
+
+def test_a_family_unlike_the_others_shows_when_it_is_left_out():
+    rng = np.random.default_rng(2)
+    low = betabinom.rvs(100, *_shape(0.1, 0.01), size=30, random_state=rng)
+    high = betabinom.rvs(100, *_shape(0.4, 0.01), size=10, random_state=rng)
+    (cal,) = calibrate(np.r_[low, high], ["a"] * 15 + ["b"] * 15 + ["same"] * 10, [95], 100,
+                       fprs=[0.05], splits=50)
+    assert cal.by_family["same"] > 0.8 and cal.by_family["a"] < 0.2
+    assert cal.fpr_lofo > cal.fpr_random + 0.1
+
+
+def test_how_many_negatives_support_an_fpr():
+    assert (min_negatives(0.01), min_negatives(0.05)) == (99, 19)
+    (one, five) = calibrate([3] * 35, ["a"] * 35, [50], 100)
+    assert not one.supported and five.supported
+    (one,) = calibrate([3] * 99, ["a"] * 99, [50], 100, fprs=[0.01], splits=5)
+    assert one.supported and one.fpr_lofo is None  # one family: nothing to leave out
+
+
+class _Fixed:
+    """A suspect that answers fixed labels."""
+
+    def __init__(self, labels: list[int]) -> None:
+        self.labels = torch.tensor(labels)
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        return self.labels
+
+
+def test_verify_carries_the_p_value_and_the_verdict_at_an_fpr():
+    fp = Fingerprint(torch.zeros(10, 1, 2, 2), torch.arange(10) % 3)
+    null = fit_null([1, 2, 0, 3, 1, 2, 1, 0, 2, 1], 10)
+    plain = verify(fp, _Fixed([0, 1, 2, 0, 0, 0, 0, 0, 0, 0]))
+    assert plain.matches == "1111001001" and plain.matched == 6 and plain.p_value is None
+    with pytest.raises(ValueError, match="null model"):
+        plain.verdict(0.01)
+    pirate = verify(fp, _Fixed((torch.arange(10) % 3).tolist()), null=null)
+    assert pirate.p_value == null.p_value(10) < 1e-4 and pirate.verdict(0.01)
+    assert pirate.p_value_empirical == pytest.approx(1 / 11)
+    assert not verify(fp, _Fixed([1] * 10), null=null).verdict(0.05)
+    for m in range(11):  # the verdict at an FPR is "p-value <= FPR"
+        v = verify(fp, _Fixed([int(y) if i < m else (int(y) + 1) % 3
+                                for i, y in enumerate(fp.y)]), null=null)
+        assert v.verdict(0.05) == (v.p_value <= 0.05)
+    with pytest.raises(ValueError, match="n=10"):
+        verify(Fingerprint(fp.x[:5], fp.y[:5]), _Fixed([0] * 5), null=null)
+
+
+def _record(seed: int = 0) -> Record:
+    rng = np.random.default_rng(seed)
+    suspects = []
+    for i, (role, kind, p) in enumerate([("positive", "ftll", 0.95)] * 6
+                                        + [("negative", "same_arch", 0.2)] * 8
+                                        + [("negative", "forest", 0.1)] * 4):
+        hits = rng.random(50) < p
+        suspects.append(SuspectResult(f"{kind}-{i}", role, kind, "cnn", i, hits.mean(),
+                                      matches=as_text(hits)))
+    pos = [s.matching_rate for s in suspects if s.role == "positive"]
+    neg = [s.matching_rate for s in suspects if s.role == "negative"]
+    return Record(Setting("digits", "ipguard", {"k": 3.0}, "train", "least_likely", n=50),
+                  score(pos, neg), 1.0, suspects,
+                  Extraction(1.0, success_rate=1.0, mean_l2=0.5, mean_iterations=3.0))
+
+
+def test_a_record_keeps_its_verdicts_through_json():
+    record = assess(_record(), reps=200)
+    v = record.verdicts
+    assert v is not None and v.null.negatives == 12 and [c.fpr for c in v.calibrations] == \
+        [0.01, 0.05]
+    lo, hi = v.intervals.get("aruc")
+    assert lo <= record.aruc <= hi and v.intervals.reps == 200
+    assert all(s.p_value is not None and s.p_value_empirical is not None
+               for s in record.suspects)
+    assert max(s.p_value for s in record.suspects if s.role == "positive") < 1e-6
+    back = Record.from_json(json.loads(json.dumps(record.to_json())))
+    assert back == record
+    text = report(record)
+    assert "p-value" in text and "FPR 1 %: tau =" in text and "ARUC 95 % interval [" in text
+    assert "too few to support 1 %" in text  # 12 negatives
+
+
+def test_records_made_before_verdicts_still_read_and_say_they_have_no_interval():
+    old = read_records_dir(FIXTURE / "fig6")  # schema 1
+    assert old and all(r.verdicts is None for r in old)
+    assert all(s.matches is None and s.p_value is None for r in old for s in r.suspects)
+    verdicts = verdicts_of(old[0])  # recomputed from the rates; no interval without matches
+    assert verdicts is not None and verdicts.intervals is None
+    assert verdicts.null.negatives == sum(s.role == "negative" for s in old[0].suspects)
+    text = report(old[0])
+    assert "ARUC 95 % interval: none (no per-point matches" in text and "emp. p" in text
+    data = _record().to_json()  # schema 2 as written before issue 13
+    del data["verdicts"]
+    for s in data["suspects"]:
+        for name in ("matches", "p_value", "p_value_empirical"):
+            del s[name]
+    again = Record.from_json(data)
+    assert again.verdicts is None and again.suspects[0].matches is None
+    assert verdicts_of(again).intervals is None
