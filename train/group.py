@@ -36,7 +36,7 @@ from ipguard.data import ImageData
 from ipguard.models.layers import last_linear
 from train.datamodule import batches
 from train.fit import Fitter, Trained
-from train.module import LastCheckpoint, make_optimizer, make_schedule
+from train.module import LastCheckpoint, make_optimizer, make_schedule, step_done
 from train.schema import Recipe
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -185,12 +185,7 @@ class GroupModule(L.LightningModule):
                 opt.step()
             if sched is not None:
                 sched.step()
-            self.epoch_step += 1
-            self.steps_done += 1
-            self.step_seconds += time.perf_counter() - start
-            for hook in self.step_hooks:
-                hook(self)
-            if limit is not None and self.epoch_step >= limit:
+            if step_done(self, start, limit):
                 break
 
     def configure_optimizers(self):  # noqa: ANN201 - Lightning's union return type

@@ -131,12 +131,7 @@ class ClassifierModule(L.LightningModule):
                                     (logits.argmax(1) == hard).sum().float()])
                 self._sums = sums if self._sums is None else self._sums + sums
                 self._seen += len(y)
-            self.epoch_step += 1
-            self.steps_done += 1
-            self.step_seconds += time.perf_counter() - start
-            for hook in self.step_hooks:
-                hook(self)
-            if limit is not None and self.epoch_step >= limit:
+            if step_done(self, start, limit):
                 break
 
     def on_train_epoch_end(self) -> None:
@@ -195,6 +190,18 @@ def make_schedule(opt: torch.optim.Optimizer, recipe: Recipe, steps: int
     if recipe.schedule == Schedule.constant:
         return None
     return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
+
+
+def step_done(module: Any, start: float, limit: int | None) -> bool:
+    """Book an optimiser step that began at ``start`` on ``module`` (a zoo module with
+    ``epoch_step``, ``steps_done``, ``step_seconds``, ``step_hooks``), call its hooks; True
+    when the epoch stops here (``fast_dev_run``'s batch ``limit``)."""
+    module.epoch_step += 1
+    module.steps_done += 1
+    module.step_seconds += time.perf_counter() - start
+    for hook in module.step_hooks:
+        hook(module)
+    return limit is not None and module.epoch_step >= limit
 
 
 @torch.no_grad()
