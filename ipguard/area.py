@@ -46,7 +46,7 @@ def decompose(suspects: Sequence[SuspectResult], headline_only: bool = True) -> 
     the headline selection (as the headline ARUC does)."""
     pos = [s.matching_rate for s in suspects if s.role == "positive"
            and (s.in_default_selection or not headline_only and in_paper(s.kind))]
-    neg = [s for s in suspects if s.null_negative]
+    neg = [s for s in suspects if s.headline_negative]
     kinds = sorted({s.kind for s in neg}, key=lambda k: (family_rank(k), k))
     families = {k: _mean([s.matching_rate for s in neg if s.kind == k]) for k in kinds}
     rates = [s.matching_rate for s in neg]

@@ -145,7 +145,7 @@ def measure(cfg: BenchConfig, zoo: Zoo | None, method: Any, setting: Setting, ou
             progress.update(1, last=member.name)
         verify_seconds = time.perf_counter() - verify_start
 
-    negatives = [s.matching_rate for s in suspects if s.null_negative]
+    negatives = [s.matching_rate for s in suspects if s.headline_negative]
     admitted = [s.matching_rate for s in suspects if s.role == "positive" and in_paper(s.kind)]
     headline = [s.matching_rate for s in suspects if s.role == "positive"
                 and s.in_default_selection]

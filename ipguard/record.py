@@ -150,10 +150,17 @@ class SuspectResult:
     p_value_empirical: float | None = None
 
     @property
-    def null_negative(self) -> bool:
-        """A negative the headline ARUC and the null model count: every negative of the
-        paper's zoo, not the harder negatives beyond it (docs/stealing.md)."""
+    def headline_negative(self) -> bool:
+        """A negative the headline ARUC counts: every negative of the paper's zoo, not the
+        harder negatives beyond it (docs/stealing.md)."""
         return self.role == "negative" and self.in_default_selection
+
+    @property
+    def null_negative(self) -> bool:
+        """A negative the null model, the p-values and the calibrated thresholds rest on:
+        every independent model, the harder negatives included, so that the false-positive
+        rate is measured on the negatives a verdict can wrongly accuse (issue 13)."""
+        return self.role == "negative"
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SuspectResult:

@@ -105,7 +105,7 @@ def _point_statistic(record: Record) -> tuple[np.ndarray, Any, list[str]] | None
         return None
     hits = np.stack([bits(s.matches or "") for s in suspects], axis=1)
     pos = [i for i, s in enumerate(suspects) if s.role == "positive" and s.in_default_selection]
-    neg = [i for i, s in enumerate(suspects) if s.null_negative]
+    neg = [i for i, s in enumerate(suspects) if s.headline_negative]
     if not pos or not neg:
         return None
     kinds = list(dict.fromkeys(suspects[i].kind for i in neg))

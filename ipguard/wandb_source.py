@@ -54,7 +54,7 @@ def record_from_wandb(config: Mapping[str, Any], summary: Mapping[str, Any],
             r=int((bench.get("metrics") or {}).get("r") or 100),
             selection=Selection.from_json(bench.get("suspects")))
     headline = all_admitted = None
-    neg = [s.matching_rate for s in suspects if s.null_negative]
+    neg = [s.matching_rate for s in suspects if s.headline_negative]
     chosen = [s.matching_rate for s in suspects if s.role == "positive" and
               s.in_default_selection]
     admitted = [s.matching_rate for s in suspects if s.role == "positive" and in_paper(s.kind)]

@@ -6,6 +6,7 @@ No tests here; the other ``test_reliability_*`` files import these."""
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import json
 import os
@@ -13,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +91,25 @@ def entry(module: str, args: list[str], root: Path, **popen: Any) -> subprocess.
 
 def member_json(folder: Path) -> dict[str, Any]:
     return json.loads((folder / "member.json").read_text())
+
+
+@contextlib.contextmanager
+def epoch_hook(epochs: list[int], crash_after: int | None = None) -> Iterator[None]:
+    """While active, every training epoch's end (after its checkpoint) is appended to
+    ``epochs``; with ``crash_after``, the epoch numbered so (from 1) then raises
+    ``RuntimeError('power cut')``, as a process killed right after its checkpoint."""
+    import train.module as tm
+
+    original = tm.LastCheckpoint.on_train_epoch_end
+
+    def hook(self, trainer, pl_module):  # noqa: ANN001 - Lightning's callback signature
+        original(self, trainer, pl_module)
+        epochs.append(trainer.current_epoch)
+        if crash_after is not None and trainer.current_epoch + 1 == crash_after:
+            raise RuntimeError("power cut")
+
+    tm.LastCheckpoint.on_train_epoch_end = hook
+    try:
+        yield
+    finally:
+        tm.LastCheckpoint.on_train_epoch_end = original

@@ -25,7 +25,7 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import compose_cfg
-from helpers import member_json
+from helpers import epoch_hook, member_json
 
 GROUP = ["threads=1", "checkpoint_min_seconds=0", "member=same_arch",
          "zoo.target.recipe.epochs=3", "zoo.negatives.same_arch.count=3", "logger=none"]
@@ -69,39 +69,19 @@ def test_member_trained_in_a_group_matches_it_trained_alone():
 def test_killed_group_resumes_and_ends_like_an_uninterrupted_group(tmp_path, caplog):
     """The group fails after epoch 2 of 3 (after its checkpoint); the rerun resumes the group
     at epoch 3 and ends with the uninterrupted group's weights, bit for bit."""
-    import train.module as tm
     from train.zoo import build_zoo
 
     cfg = compose_cfg("train", [*GROUP, "group_size=3"], tmp_path)
-    original = tm.LastCheckpoint.on_train_epoch_end
     epochs: list[int] = []
-
-    def crash_after_two(self, trainer, pl_module):
-        original(self, trainer, pl_module)
-        epochs.append(trainer.current_epoch)
-        if trainer.current_epoch + 1 == 2:
-            raise RuntimeError("power cut")
-
-    def count(self, trainer, pl_module):
-        original(self, trainer, pl_module)
-        epochs.append(trainer.current_epoch)
-
-    tm.LastCheckpoint.on_train_epoch_end = crash_after_two
-    try:
-        with pytest.raises(RuntimeError, match="power cut"):
-            build_zoo(cfg)
-    finally:
-        tm.LastCheckpoint.on_train_epoch_end = original
+    with pytest.raises(RuntimeError, match="power cut"), epoch_hook(epochs, crash_after=2):
+        build_zoo(cfg)
     zoo = tmp_path / "zoo" / "digits"
     partial = zoo / ".partial" / "group-same_arch-s1-same_arch-s3" / "last.ckpt"
     assert partial.is_file() and not (zoo / "negative").exists()
 
     caplog.set_level("INFO", logger="train.fit")
-    tm.LastCheckpoint.on_train_epoch_end = count
-    try:
+    with epoch_hook(epochs):
         build_zoo(cfg)
-    finally:
-        tm.LastCheckpoint.on_train_epoch_end = original
     assert epochs == [0, 1, 2]   # none repeated
     assert "resuming group-same_arch-s1-same_arch-s3 from its checkpoint after epoch 2" \
         in caplog.text

@@ -9,46 +9,26 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from helpers import MICRO_ZOO, member_json, micro_zoo
+from helpers import MICRO_ZOO, epoch_hook, member_json, micro_zoo
 
 
 def test_interrupted_training_resumes_from_its_checkpoint_bit_for_bit(tmp_path, caplog):
     """In-process: the target's training fails after epoch 2 of 4; the rerun resumes at epoch 3
     (not epoch 1) and ends with the clean build's weights, and its seconds cover both runs."""
-    import train.module as tm
     from train.zoo import build_zoo
 
     from conftest import compose_cfg
 
     cfg = compose_cfg("train", [*MICRO_ZOO, "member=target"], tmp_path)
-    original = tm.LastCheckpoint.on_train_epoch_end
     epochs: list[int] = []
-
-    def crash_after_two(self, trainer, pl_module):
-        original(self, trainer, pl_module)
-        epochs.append(trainer.current_epoch)
-        if trainer.current_epoch + 1 == 2:
-            raise RuntimeError("power cut")
-
-    tm.LastCheckpoint.on_train_epoch_end = crash_after_two
-    try:
-        with pytest.raises(RuntimeError, match="power cut"):
-            build_zoo(cfg)
-    finally:
-        tm.LastCheckpoint.on_train_epoch_end = original
+    with pytest.raises(RuntimeError, match="power cut"), epoch_hook(epochs, crash_after=2):
+        build_zoo(cfg)
     ckpt = tmp_path / "zoo" / "digits" / ".partial" / "target" / "last.ckpt"
     assert ckpt.is_file() and not (tmp_path / "zoo" / "digits" / "target").exists()
 
-    def count(self, trainer, pl_module):
-        original(self, trainer, pl_module)
-        epochs.append(trainer.current_epoch)
-
-    tm.LastCheckpoint.on_train_epoch_end = count
     caplog.set_level("INFO", logger="train.fit")
-    try:
+    with epoch_hook(epochs):
         build_zoo(cfg)
-    finally:
-        tm.LastCheckpoint.on_train_epoch_end = original
     assert epochs == [0, 1, 2, 3]  # epochs 0-1 before the crash, 2-3 after: none repeated
     assert "resuming target from its checkpoint after epoch 2" in caplog.text
     mine = load_file(tmp_path / "zoo" / "digits" / "target" / "target" / "weights.safetensors")
@@ -62,27 +42,16 @@ def test_interrupted_training_resumes_from_its_checkpoint_bit_for_bit(tmp_path, 
 def test_checkpoint_of_another_recipe_is_not_resumed(tmp_path, caplog):
     """A recipe changed between runs restarts that member from epoch 0 instead of mixing two
     trainings; an unreadable checkpoint does the same."""
-    import train.module as tm
     from train.zoo import build_zoo
 
     from conftest import compose_cfg
 
-    original = tm.LastCheckpoint.on_train_epoch_end
     epochs: list[int] = []
 
     def run(overrides: list[str], crash_at: int | None = None, member: str = "target") -> None:
-        def hook(self, trainer, pl_module):
-            original(self, trainer, pl_module)
-            epochs.append(trainer.current_epoch)
-            if crash_at is not None and trainer.current_epoch + 1 == crash_at:
-                raise RuntimeError("crash")
-
-        tm.LastCheckpoint.on_train_epoch_end = hook
-        try:
+        with epoch_hook(epochs, crash_after=crash_at):
             build_zoo(compose_cfg("train", [*MICRO_ZOO, f"member={member}", *overrides],
                                   tmp_path))
-        finally:
-            tm.LastCheckpoint.on_train_epoch_end = original
 
     caplog.set_level("WARNING", logger="train.fit")
     with pytest.raises(RuntimeError):

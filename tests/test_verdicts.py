@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from ipguard.calibration import NullModel, calibrate, fit_null, min_negatives
 from ipguard.fingerprint import Fingerprint
 from ipguard.intervals import as_text
 from ipguard.metrics import score
+from ipguard.paper.stealing import scores
 from ipguard.record import Extraction, Record, Setting, SuspectResult
 from ipguard.report import report
 from ipguard.store import read_records_dir
@@ -178,6 +180,24 @@ def test_a_record_keeps_its_verdicts_through_json():
     text = report(record)
     assert "p-value" in text and "FPR 1 %: tau =" in text and "ARUC 95 % interval [" in text
     assert "too few to support 1 %" in text  # 12 negatives
+
+
+def test_harder_negatives_count_in_the_fpr_but_not_in_the_headline():
+    base = _record()
+    close = [SuspectResult(f"half-{i}", "negative", "half", "cnn", i, 0.6,
+                           in_default_selection=False, matches=as_text(np.arange(50) % 5 < 3))
+             for i in range(3)]
+    record = assess(dataclasses.replace(base, suspects=[*base.suspects, *close]), reps=50)
+    v = record.verdicts
+    assert v.null.negatives == 12 + 3
+    # a threshold fitted without the harder family accuses all of them (0.6 is far above)
+    assert v.at(0.05).by_family["half"] == 1.0
+    without = assess(base, reps=50).verdicts
+    assert v.at(0.05).tau > without.at(0.05).tau
+    # the headline ARUC and its interval see the paper's negatives only
+    assert v.intervals.get("mean_negatives") == without.intervals.get("mean_negatives")
+    numbers = scores(record)
+    assert numbers["harder_accused_fpr5"] == 1.0 and numbers["harder"] == 3
 
 
 def test_records_made_before_verdicts_still_read_and_say_they_have_no_interval():

@@ -56,46 +56,32 @@ def _figures_3_6(i: Inputs) -> Output:
     return out
 
 
-def _figure_2(i: Inputs) -> Output:
-    out = Output()
-    for ds in i.results.datasets:
-        out.add(ru_figure(ds, i.results.of(ds, i.tables.best_from)))
-    return out
-
-
-def _tables_5_7(i: Inputs) -> Output:
-    out = Output()
-    for ds in i.results.datasets:
-        out.add(matching_rates_table(ds, i.results, i.tables.best_from,
-                                     i.tables.matching_rates_sweep, i.intervals))
-    return out
-
-
-def _verdicts(i: Inputs) -> Output:
-    out = Output()
-    for ds in i.results.datasets:
-        out.add(verdicts_table(ds, i.results.of(ds, i.tables.best_from)))
-    return out
-
-
-def _stealing(i: Inputs) -> Output:
-    out = Output()
-    for ds in i.results.datasets:
-        out.add(stealing_table(ds, i.results.of(ds, [*i.tables.stealing_from,
-                                                     *i.tables.best_from])))
-    return out
+def per_dataset(build: Callable[[Inputs, str], Output]) -> Callable[[Inputs], Output]:
+    """An artifact built once per dataset of the results, in their order."""
+    def each(i: Inputs) -> Output:
+        out = Output()
+        for ds in i.results.datasets:
+            out.add(build(i, ds))
+        return out
+    return each
 
 
 ARTIFACTS: tuple[Artifact, ...] = (
     Artifact("figures3-6", _figures_3_6),
-    Artifact("figure2", _figure_2),
+    Artifact("figure2", per_dataset(
+        lambda i, ds: ru_figure(ds, i.results.of(ds, i.tables.best_from)))),
     Artifact("table4", lambda i: best_aruc_table(i.results, i.tables.best_from, i.intervals)),
-    Artifact("tables5-7", _tables_5_7),
+    Artifact("tables5-7", per_dataset(
+        lambda i, ds: matching_rates_table(ds, i.results, i.tables.best_from,
+                                           i.tables.matching_rates_sweep, i.intervals))),
     Artifact("table8", lambda i: seconds_table(i.results, i.tables.best_from,
                                                i.tables.seconds_sweep)),
     Artifact("tables1-2", lambda i: zoo_tables(i.zoos, i.zoo_errors, i.selection)),
-    Artifact("verdicts", _verdicts),
-    Artifact("stealing", _stealing),
+    Artifact("verdicts", per_dataset(
+        lambda i, ds: verdicts_table(ds, i.results.of(ds, i.tables.best_from)))),
+    Artifact("stealing", per_dataset(
+        lambda i, ds: stealing_table(ds, i.results.of(ds, [*i.tables.stealing_from,
+                                                           *i.tables.best_from])))),
 )
 
 

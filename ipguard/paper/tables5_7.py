@@ -146,7 +146,7 @@ def _families(suspects: Sequence[SuspectResult]) -> list[tuple[str, list[Suspect
     """Negatives by family, labelled as the paper's rows, in the paper's order."""
     by_kind: dict[str, list[SuspectResult]] = {}
     for s in suspects:
-        if s.null_negative:   # harder negatives: the stealing table
+        if s.headline_negative:   # harder negatives: the stealing table
             by_kind.setdefault(s.kind, []).append(s)
     rows = [(family_row(kind, members[0].arch, len(members)), members)
             for kind, members in by_kind.items()]
