@@ -38,6 +38,7 @@ from ipguard.record import Extraction, Provenance, Record, Setting, SuspectResul
 from ipguard.report import report
 from ipguard.runtime import configure_threads, git_revision, versions
 from ipguard.schema import BenchConfig
+from ipguard.seeding import combo_suffix
 from ipguard.store import ResultsStore, best_setting, write_record
 from ipguard.suspects import in_paper
 from ipguard.targets import build_method, check_loader
@@ -186,9 +187,11 @@ def _extraction(fingerprint: Fingerprint, device: str) -> Extraction:
 def with_best_setting(cfg: BenchConfig) -> BenchConfig:
     """``cfg`` with the method parameters and combo of the best-ARUC record of this method
     (or of the method it is tuned as) in the sweeps ``store.best_from``: how Tables 5-8 pick
-    each method's setting, as the paper does."""
+    each method's setting, as the paper does; with ``store.best_per_combo``, the best of this
+    job's combo."""
     method = build_method(cfg.method)
-    best = best_setting(cfg.store.root, list(cfg.store.best_from), method.tuning_name())
+    combo = combo_suffix(str(cfg.init), str(cfg.label)) if cfg.store.best_per_combo else None
+    best = best_setting(cfg.store.root, list(cfg.store.best_from), method.tuning_name(), combo)
     spec = dict(cfg.method)
     for name, value in best.setting.params.items():
         if name in spec and not name.startswith("_"):  # never the _target_

@@ -125,6 +125,9 @@ class StoreConfig:
     root: str = MISSING
     dir: str = MISSING
     best_from: list[str] = field(default_factory=list)  # sweeps to take the best setting from
+    # with best_from: keep this job's combo (init, label) and take the best parameters among
+    # that combo's records (the seeds sweep: every method x combo at its own best setting)
+    best_per_combo: bool = False
 
     def __post_init__(self) -> None:
         plain_folder_name("sweep", self.sweep)

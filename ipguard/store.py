@@ -163,13 +163,17 @@ def best_point(records: Iterable[Record], method: str | None = None) -> Point | 
                                     -p.mean(lambda r: r.auc), p.first.key))
 
 
-def best_setting(results_root: str | Path, sweeps: Sequence[str], method: str) -> Record:
-    """The record (lowest seed) of the best-ARUC setting of ``method`` in the named sweeps:
-    what Tables 5-8 rerun."""
-    records = [r for s in sweeps for r in read_records_dir(Path(results_root) / s)]
+def best_setting(results_root: str | Path, sweeps: Sequence[str], method: str,
+                 combo: str | None = None) -> Record:
+    """The record (lowest seed) of the best-ARUC setting of ``method`` in the named sweeps
+    (among the records of ``combo``, e.g. '-TL', when given): what Tables 5-8 and the seeds
+    sweep rerun."""
+    records = [r for s in sweeps for r in read_records_dir(Path(results_root) / s)
+               if combo is None or r.combo == combo]
     best = best_point(records, method=method)
     if best is None:
+        which = f"{method}{combo}" if combo else method
         raise IPGuardError(
-            f"no results of {method} in sweeps {list(sweeps)} under {results_root}: run those "
+            f"no results of {which} in sweeps {list(sweeps)} under {results_root}: run those "
             "sweeps first (see sweeps/README.md), e.g. `python -m ipguard.bench -m sweep=fig6`")
     return best.first

@@ -20,7 +20,7 @@ BENCH_EXPERIMENTS = sorted(n for n in experiments() if not n.startswith("zoo_"))
 ZOO_EXPERIMENTS = sorted(n for n in experiments() if n.startswith("zoo_"))
 # the paper's order: the table sweeps read the figure sweeps' records; then, beyond the paper,
 # the stealing sweep (docs/stealing.md)
-ORDER = ["fig3", "fig4", "fig5", "fig6", "table4", "tables5-7", "table8", "stealing"]
+ORDER = ["fig3", "fig4", "fig5", "fig6", "table4", "tables5-7", "table8", "seeds", "stealing"]
 # CW-L2's smallest case still runs the authors' 9 x 10,000-step search: cut it for the test
 SHORTER = {"fig5": ["method.binary_search_steps=1", "method.max_iter=20"]}
 

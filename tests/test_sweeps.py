@@ -174,6 +174,32 @@ def test_best_setting_is_the_highest_aruc_then_the_largest_gap(tmp_path):
         with_best_setting(fgsm)
 
 
+def test_the_seeds_sweep_reruns_each_combo_at_its_own_best_setting(tmp_path):
+    cfg = _compose_sweep("bench", "seeds")
+    assert cfg.store.best_per_combo and sorted(_grid(cfg, "seed")) == [0, 1, 2, 3, 4]
+    assert len(_grid(cfg, "init")) * len(_grid(cfg, "label")) == 4
+    store = ResultsStore(tmp_path / "digits" / "fig6")
+    store.write(_record("ipguard", {"k": 1.0}, "random", "random", 0.60, 0.1))
+    store.write(_record("ipguard", {"k": 2.0}, "random", "random", 0.70, 0.1))
+    store.write(_record("ipguard", {"k": 3.0}, "train", "least_likely", 0.95, 0.4))
+    chosen = {}
+    for init, label in (("random", "random"), ("train", "least_likely")):
+        mine = typed(compose_cfg("bench", ["store.best_from=[fig6]", "store.best_per_combo=true",
+                                           f"init={init}", f"label={label}",
+                                           f"paths.results_dir={tmp_path}"], tmp_path),
+                     BenchConfig)
+        best = with_best_setting(mine)
+        chosen[(init, label)] = (best.method["k"], best.init, best.label)
+    # each combo keeps itself and gets its own best k, not the overall best (k = 3, -TL)
+    assert chosen == {("random", "random"): (2.0, "random", "random"),
+                      ("train", "least_likely"): (3.0, "train", "least_likely")}
+    none = typed(compose_cfg("bench", ["store.best_from=[fig6]", "store.best_per_combo=true",
+                                       "init=train", "label=random",
+                                       f"paths.results_dir={tmp_path}"], tmp_path), BenchConfig)
+    with pytest.raises(IPGuardError, match=r"ipguard-TR"):
+        with_best_setting(none)
+
+
 def test_store_finds_a_record_only_for_its_own_setting(tmp_path):
     store = ResultsStore(tmp_path)
     record = _record("ipguard", {"k": 3.0, "betas": (0.9, 0.9)}, "train", "random", 0.5, 0.1)

@@ -39,6 +39,8 @@ class TablesConfig:
     # the stealing table and figure (docs/stealing.md): these sweeps and best_from's records
     # measured on a zoo with stealing suspects or harder negatives
     stealing_from: list[str] = field(default_factory=lambda: ["stealing"])
+    # every method x combo at its best setting over seeds 0-4 (sweeps/seeds.yaml)
+    seeds_sweep: str = "seeds"
 
 
 @dataclass

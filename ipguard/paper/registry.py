@@ -10,6 +10,7 @@ from ipguard.paper.base import Output, Results
 from ipguard.paper.config import FiguresConfig, FigureSpec, Grid, TablesConfig
 from ipguard.paper.fig2 import ru_figure
 from ipguard.paper.fig3_6 import sweep_figure
+from ipguard.paper.seeds_table import seeds_table
 from ipguard.paper.stealing import stealing_table
 from ipguard.paper.table4 import best_aruc_table
 from ipguard.paper.table8 import seconds_table
@@ -79,6 +80,8 @@ ARTIFACTS: tuple[Artifact, ...] = (
     Artifact("tables1-2", lambda i: zoo_tables(i.zoos, i.zoo_errors, i.selection)),
     Artifact("verdicts", per_dataset(
         lambda i, ds: verdicts_table(ds, i.results.of(ds, i.tables.best_from)))),
+    Artifact("seeds", per_dataset(
+        lambda i, ds: seeds_table(ds, i.results.of(ds, [i.tables.seeds_sweep]), i.intervals))),
     Artifact("stealing", per_dataset(
         lambda i, ds: stealing_table(ds, i.results.of(ds, [*i.tables.stealing_from,
                                                            *i.tables.best_from])))),
@@ -89,7 +92,7 @@ def sweeps_needed(cfg: FiguresConfig) -> list[str]:
     """Every sweep some artifact reads."""
     return sorted({s.sweep for s in cfg.figures.values()} | set(cfg.tables.best_from)
                   | {cfg.tables.matching_rates_sweep, cfg.tables.seconds_sweep}
-                  | set(cfg.tables.stealing_from))
+                  | set(cfg.tables.stealing_from) | {cfg.tables.seeds_sweep})
 
 
 __all__ = ["ARTIFACTS", "Artifact", "Inputs", "sweeps_needed"]
