@@ -30,8 +30,8 @@ def mean_sd(values: Sequence[float]) -> tuple[float, float]:
     return mean, statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def fmt_mean_sd(values: Sequence[float], digits: int = 3) -> str:
-    mean, sd = mean_sd(values)
+def fmt_mean_sd(mean_and_sd: tuple[float, float], digits: int = 3) -> str:
+    mean, sd = mean_and_sd
     return f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
@@ -50,10 +50,11 @@ def seeds_table(dataset: str, pool: Sequence[Record], intervals: bool = True) ->
         pos, neg = [d.positives for d in parts], [d.negatives for d in parts]
         found, over = aruc_interval(records) if intervals else (None, "")
         separated = sum(d.separated for d in parts)
-        rows.append([setting_text(point), str(len(records)), fmt_mean_sd(arucs),
-                     fmt_range(found) if found else "–", fmt_mean_sd(pos, 2),
-                     fmt_mean_sd(neg, 2), f"{separated}/{len(records)}"])
         mean, sd = mean_sd(arucs)
+        shown = [fmt_range(found) if found else "–"] if intervals else []
+        rows.append([setting_text(point), str(len(records)), fmt_mean_sd((mean, sd)), *shown,
+                     fmt_mean_sd(mean_sd(pos), 2), fmt_mean_sd(mean_sd(neg), 2),
+                     f"{separated}/{len(records)}"])
         data.append({"dataset": dataset, "method": point.method, "combo": point.combo,
                      "param": point.param, "value": point.value, "key": point.first.key,
                      "seeds": [r.setting.seed for r in records], "arucs": arucs,
@@ -72,7 +73,7 @@ def seeds_table(dataset: str, pool: Sequence[Record], intervals: bool = True) ->
         notes.append(f"95 % interval of the mean ARUC: {ARUC_INTERVAL}.")
     table = Table(f"Every method and combo over seeds on {dataset_title(dataset)}",
                   HEADER if intervals else [h for h in HEADER if h != "95 % interval"],
-                  rows if intervals else [r[:3] + r[4:] for r in rows], data, notes=notes)
+                  rows, data, notes=notes)
     name = f"seeds-{dataset}"
     return Output([TableOut(name, name, table)])
 
