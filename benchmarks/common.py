@@ -57,8 +57,8 @@ def weights_digest(model: nn.Module) -> str:
 
 class OtherLoad:
     """How busy the machine was with other processes while a block ran, in cores (Linux:
-    ``/proc/stat`` minus this process's own CPU time); None where it cannot be read. Timings
-    on a shared machine mean little without it."""
+    ``/proc/stat`` minus the CPU time of this process and of its children that ended); None
+    where it cannot be read. Timings on a shared machine mean little without it."""
 
     def __enter__(self) -> OtherLoad:
         self.cores: float | None = None
@@ -76,7 +76,8 @@ class OtherLoad:
 
 
 def _busy_and_own() -> tuple[float, float, float] | None:
-    """(seconds of CPU every process used, seconds this process used, wall seconds)."""
+    """(seconds of CPU every process used, seconds this process and its finished children
+    used, wall seconds)."""
     import os
     import resource
     import time
@@ -88,5 +89,6 @@ def _busy_and_own() -> tuple[float, float, float] | None:
     ticks = [int(v) for v in fields]
     idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
     hz = os.sysconf("SC_CLK_TCK")
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    return (sum(ticks[:8]) - idle) / hz, own.ru_utime + own.ru_stime, time.monotonic()
+    own = sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
+    return (sum(ticks[:8]) - idle) / hz, own, time.monotonic()

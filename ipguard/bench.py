@@ -34,7 +34,7 @@ from ipguard.fingerprint import Fingerprint
 from ipguard.metrics import score
 from ipguard.plots import plot_ru_curves
 from ipguard.progress import Progress
-from ipguard.record import Extraction, Provenance, Record, Setting, SuspectResult
+from ipguard.record import Extraction, Provenance, Record, Setting, SuspectResult, rates
 from ipguard.report import report
 from ipguard.runtime import configure_threads, git_revision, versions
 from ipguard.schema import BenchConfig
@@ -146,10 +146,9 @@ def measure(cfg: BenchConfig, zoo: Zoo | None, method: Any, setting: Setting, ou
             progress.update(1, last=member.name)
         verify_seconds = time.perf_counter() - verify_start
 
-    negatives = [s.matching_rate for s in suspects if s.headline_negative]
+    negatives = rates(suspects, "negative", headline_only=True)
     admitted = [s.matching_rate for s in suspects if s.role == "positive" and in_paper(s.kind)]
-    headline = [s.matching_rate for s in suspects if s.role == "positive"
-                and s.in_default_selection]
+    headline = rates(suspects, "positive", headline_only=True)
     if not headline or not negatives:
         raise ConfigError("zoo_dir", str(cfg.zoo_dir),
                           "the zoo needs at least one positive and one negative suspect")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -167,6 +167,14 @@ class SuspectResult:
         return cls(**_known(cls, data))
 
 
+
+def rates(suspects: Iterable[SuspectResult], role: str,
+          headline_only: bool = False) -> list[float]:
+    """Matching rates of the suspects with ``role``; ``headline_only`` keeps those the
+    headline ARUC counts (the selected positives, the paper's negatives)."""
+    return [s.matching_rate for s in suspects if s.role == role
+            and (not headline_only or s.in_default_selection)]
+
 @dataclass
 class Extraction:
     """How the fingerprint was found: seconds, success, distance, iterations, and per-point
@@ -254,8 +262,7 @@ class Record:
     def rates(self, role: str, headline_only: bool = False) -> list[float]:
         """Matching rates of the positives (or negatives); ``headline_only`` keeps the
         positives the headline selection counts."""
-        return [s.matching_rate for s in self.suspects if s.role == role
-                and (not headline_only or s.in_default_selection)]
+        return rates(self.suspects, role, headline_only)
 
     # ------------------------------------------------------------------ JSON
     def to_json(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ipguard.metrics import score
-from ipguard.record import Extraction, Provenance, Record, Setting, SuspectResult
+from ipguard.record import Extraction, Provenance, Record, Setting, SuspectResult, rates
 from ipguard.suspects import Selection, in_paper
 
 log = logging.getLogger(__name__)
@@ -54,9 +54,8 @@ def record_from_wandb(config: Mapping[str, Any], summary: Mapping[str, Any],
             r=int((bench.get("metrics") or {}).get("r") or 100),
             selection=Selection.from_json(bench.get("suspects")))
     headline = all_admitted = None
-    neg = [s.matching_rate for s in suspects if s.headline_negative]
-    chosen = [s.matching_rate for s in suspects if s.role == "positive" and
-              s.in_default_selection]
+    neg = rates(suspects, "negative", headline_only=True)
+    chosen = rates(suspects, "positive", headline_only=True)
     admitted = [s.matching_rate for s in suspects if s.role == "positive" and in_paper(s.kind)]
     if chosen and neg:
         headline = score(chosen, neg, r=setting.r)

@@ -53,9 +53,8 @@ def scores(record: Record) -> dict[str, Any]:
     """The ARUCs with the stealing positives and/or harder negatives added to the headline's
     suspects, and the shares caught / accused at the calibrated thresholds."""
     r = record.setting.r
-    head = [s.matching_rate for s in record.suspects if s.role == "positive"
-            and s.in_default_selection]
-    neg = [s.matching_rate for s in record.suspects if s.headline_negative]
+    head = record.rates("positive", headline_only=True)
+    neg = record.rates("negative", headline_only=True)
     steal = [s.matching_rate for s in record.suspects if s.kind in STEALING]
     harder = [s.matching_rate for s in record.suspects if s.kind in HARDER]
     out: dict[str, Any] = {
