@@ -93,20 +93,20 @@ def main() -> None:
     root.mkdir(parents=True, exist_ok=True)
     write_full_size(root / "data", args.dataset)
     env = {**os.environ, "IPGUARD_ROOT": str(root), "WANDB_MODE": "offline"}
-    common = [f"cpu={args.dataset}", "dataset.loader.download=false", "logger=none",
-              f"hydra.run.dir={root}/outputs/${{now:%H-%M-%S}}"]
+    common = [f"cpu={args.dataset}", "dataset.loader.download=false", "logger=none"]
+    stamp = time.strftime("%Y%m%d-%H%M%S")
     print(f"root: {root}  (CPU threads: {os.cpu_count()})")
     if not args.skip_zoo:
-        seconds, load = timed([sys.executable, "-m", "train.zoo", *common, *args.overrides], env,
+        seconds, load = timed([sys.executable, "-m", "train.zoo", *common, *args.overrides,
+                               f"hydra.run.dir={root}/outputs/zoo-{stamp}"], env,
                               root / "zoo.log")
         print(f"zoo: {seconds / 60:.1f} min wall (other load meanwhile {load})")
     zoo_table(root / "zoo-cpu" / args.dataset)
+    bench_dir = root / "outputs" / f"bench-{stamp}"  # the bench writes its record there too
     seconds, load = timed([sys.executable, "-m", "ipguard.bench", *common, "force=true",
-                           *args.bench],
+                           *args.bench, f"hydra.run.dir={bench_dir}"],
                           env, root / "bench.log")
-    newest = max((root / "results-cpu" / args.dataset).rglob("*.json"),
-                 key=lambda f: f.stat().st_mtime)
-    record = json.loads(newest.read_text())
+    record = json.loads((bench_dir / "results.json").read_text())
     scores = record["scores"]["headline"] or {}
     print(f"\nbench point {record['key']}: {seconds:.0f} s wall (other load {load}); extraction "
           f"{record['extraction']['seconds']:.0f} s, verification {record['verify_seconds']:.0f} "

@@ -96,10 +96,19 @@ def register_resolvers() -> None:
             "ipguard.combo", lambda init, label: combo_suffix(str(init), str(label)).lstrip("-"))
     if not OmegaConf.has_resolver("ipguard.join"):
         OmegaConf.register_new_resolver("ipguard.join", lambda items: "+".join(map(str, items)))
+    if not OmegaConf.has_resolver("ipguard.cpu_precision"):
+        # ${ipguard.cpu_precision:}: bf16-mixed on CPUs with native bf16, else 32-true
+        OmegaConf.register_new_resolver("ipguard.cpu_precision", _cpu_precision)
     if not OmegaConf.has_resolver("ipguard.env"):
         # ${ipguard.env:WANDB_MODE,offline}: like oc.env, but a variable set to "" counts as
         # unset (an `export WANDB_MODE=` in a shell profile must not break a run)
         OmegaConf.register_new_resolver("ipguard.env", env_or_default)
+
+
+def _cpu_precision() -> str:
+    from ipguard.runtime import cpu_precision  # imports torch: only when a config asks
+
+    return cpu_precision()
 
 
 def env_or_default(name: str, default: Any = None) -> Any:

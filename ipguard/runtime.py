@@ -41,6 +41,31 @@ def configure_threads(threads: int | None = None) -> int:
     return torch.get_num_threads()
 
 
+# CPU flags of native bf16 arithmetic (Linux's /proc/cpuinfo names): without them torch's bf16
+# autocast on the CPU is emulated, and training is several times slower than in fp32 (Fashion-
+# MNIST small CNN, 2 threads on an AVX2-only AMD EPYC: 2 batches/s in bf16 against 11 in fp32).
+NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def native_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """Whether this CPU does bf16 arithmetic in hardware (AMX or AVX512-BF16). False where the
+    flags cannot be read (not Linux): fp32 is never the slow choice by a wide margin."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return any(flag in line.split() for flag in NATIVE_BF16_FLAGS)
+    return False
+
+
+def cpu_precision() -> str:
+    """Lightning's precision for CPU training here: bf16 autocast where the CPU has native bf16
+    (about 1.8x faster than fp32 with AMX), else fp32 (bf16 emulation is several times slower)."""
+    return "bf16-mixed" if native_bf16() else "32-true"
+
+
 def available_memory() -> int | None:
     """Bytes this process can still allocate: the kernel's ``MemAvailable``, capped by the
     cgroup's limit less its usage (v2 or v1); None where neither can be read."""

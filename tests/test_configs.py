@@ -55,8 +55,10 @@ def test_logger_defaults_to_offline(tmp_path, monkeypatch):
 
 
 def test_cpu_bf16_trainer_trains_in_bf16_and_saves_fp32_weights(tmp_path, monkeypatch):
-    """trainer=cpu_bf16 (AMX CPUs: ~1.8x faster) reaches the accuracy of fp32 training and
-    still saves float32 weights, which the label-only API and the methods expect."""
+    """trainer=cpu_bf16 (AMX CPUs: ~1.8x faster) reaches the accuracy of fp32 training (the same
+    recipe and seed with trainer=cpu) and still saves float32 weights, which the label-only API
+    and the methods expect. Where the CPU has no native bf16 it is emulated: slower, and its
+    rounding differs from AMX's, so the bar is fp32's accuracy, not a fixed number."""
     import lightning
     import torch
 
@@ -71,12 +73,17 @@ def test_cpu_bf16_trainer_trains_in_bf16_and_saves_fp32_weights(tmp_path, monkey
         real_init(self, *args, **kwargs)
 
     monkeypatch.setattr(lightning.Trainer, "__init__", spy)
-    cfg = compose_cfg("train", ["trainer=cpu_bf16", "member=target", "logger=none", "threads=1",
-                                "zoo.target.recipe.epochs=4"], tmp_path)
-    assert cfg.trainer.accelerator == "cpu" and cfg.trainer.channels_last
-    build_zoo(cfg)
-    assert precisions == ["bf16-mixed"]
-    target = load_zoo(tmp_path / "zoo" / "digits", check_files=False).target
-    assert target.test_accuracy > 0.9
-    weights = target.load_module().state_dict()
+    accuracy = {}
+    for trainer in ("cpu_bf16", "cpu"):
+        cfg = compose_cfg("train", [f"trainer={trainer}", "member=target", "logger=none",
+                                    "threads=1", "zoo.target.recipe.epochs=4"],
+                          tmp_path / trainer)
+        assert cfg.trainer.accelerator == "cpu"
+        assert cfg.trainer.get("channels_last", False) == (trainer == "cpu_bf16")
+        build_zoo(cfg)
+        target = load_zoo(tmp_path / trainer / "zoo" / "digits", check_files=False).target
+        accuracy[trainer] = target.test_accuracy
+    assert precisions == ["bf16-mixed", "32-true"]
+    assert accuracy["cpu"] > 0.85 and accuracy["cpu_bf16"] >= accuracy["cpu"] - 0.03, accuracy
+    weights = load_zoo(tmp_path / "cpu_bf16" / "zoo" / "digits").target.load_module().state_dict()
     assert all(v.dtype == torch.float32 for v in weights.values() if v.is_floating_point())

@@ -11,7 +11,9 @@ from test_datasets import write_cifar
 from ipguard.bench import run_bench
 from ipguard.config import typed
 from ipguard.data import load_cifar
+from ipguard.runtime import cpu_precision, native_bf16
 from ipguard.zoo import load_zoo
+from train.fit import warn_emulated_bf16
 from train.schema import TrainConfig
 from train.zoo import build_zoo
 
@@ -33,7 +35,7 @@ def test_the_preset_is_the_papers_zoo_shape_made_small(tmp_path, dataset, target
     assert cfg.dataset.name == dataset and cfg.zoo_dir == str(tmp_path / "zoo-cpu" / dataset)
     assert cfg.dataset.loader["train_per_class"] == per_class
     assert zoo.target.arch == target and zoo.target.recipe.epochs == 15
-    assert cfg.trainer["precision"] == "bf16-mixed"
+    assert cfg.trainer["precision"] == cpu_precision()  # bf16 only where the CPU has it
     assert (zoo.negatives.same_arch.count, zoo.negatives.archs["lenet"].count,
             zoo.negatives.archs["vgg"].count, zoo.negatives.forest.count) == (5, 3, 3, 3)
     assert zoo.negatives.archs["vgg"].model["_target_"] == "ipguard.models.digits.vgg_small"
@@ -63,3 +65,35 @@ def test_zoo_and_bench_run_end_to_end_on_cifar_files(tmp_path):
                                              "method.max_iter=50"], tmp_path))
     assert result.path.parent == tmp_path / "results-cpu" / "cifar10" / "adhoc"
     assert result.record.setting.params["lr"] == 0.0005  # CIFAR's IPGuard step (conf/tuning)
+
+
+@pytest.mark.parametrize("flags, native", [
+    ("fpu sse avx avx2 fma", False),                       # AVX2 only (AMD EPYC Zen 3)
+    ("fpu avx2 avx512f avx512bw", False),                  # AVX-512 without bf16 (Skylake)
+    ("fpu avx2 avx512f avx512_bf16", True),                # Cooper Lake, Zen 4
+    ("fpu avx2 avx512f amx_bf16 amx_tile amx_int8", True),  # Sapphire Rapids
+])
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, flags, native):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: some cpu\nflags\t\t: {flags}\n")
+    assert native_bf16(cpuinfo) is native
+    assert native_bf16(tmp_path / "missing") is False  # not Linux: fp32, never emulated bf16
+
+
+@pytest.mark.parametrize("native, precision", [(True, "bf16-mixed"), (False, "32-true")])
+def test_the_preset_trains_in_bf16_only_where_the_cpu_has_it(tmp_path, monkeypatch, native,
+                                                             precision):
+    monkeypatch.setattr("ipguard.runtime.native_bf16", lambda: native)
+    cfg = compose_cfg("train", ["cpu=cifar100"], tmp_path)
+    assert cfg.trainer.precision == precision and cfg.trainer.channels_last
+
+
+def test_emulated_bf16_is_warned_about(monkeypatch, caplog):
+    monkeypatch.setattr("train.fit.native_bf16", lambda: False)
+    with caplog.at_level("WARNING", logger="train.fit"):
+        assert warn_emulated_bf16({"accelerator": "cpu", "precision": "bf16-mixed"})
+    assert "trainer=cpu" in caplog.text
+    assert not warn_emulated_bf16({"accelerator": "cpu", "precision": "32-true"})
+    assert not warn_emulated_bf16({"accelerator": "gpu", "precision": "bf16-mixed"})
+    monkeypatch.setattr("train.fit.native_bf16", lambda: True)
+    assert not warn_emulated_bf16({"accelerator": "cpu", "precision": "bf16-mixed"})

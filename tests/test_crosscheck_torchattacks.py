@@ -68,7 +68,10 @@ def test_cw_at_one_constant_agrees_with_torchattacks(seed, c, steps):
     almost every point. The exception is a point whose margin is within rounding of 0 at some
     step: one side counts it a success there and the other not, so the best iterates kept
     can be one Adam step apart, and one step moves each pixel at most lr/2 (dx/dw <= 1/2,
-    |Adam step| <= lr). So: every L2 within lr/2 * sqrt(d), three quarters within 1e-5.
+    |Adam step| <= lr). So: every L2 within lr/2 * sqrt(d), most (over half) within 1e-5. How
+    many such points a case holds depends on the CPU's kernels (their summation order): on an
+    AMX machine at least three quarters agreed to 1e-5, on an AVX2-only AMD EPYC 8 of 11 (the
+    other three 2e-4 to 1e-3 apart, well inside one step).
     torchattacks' own early stop (every steps/10, if the batch loss rose) must not fire; if it
     did, its points would stop short and this test would fail loudly, not pass by luck."""
     lr = 0.01
@@ -88,6 +91,6 @@ def test_cw_at_one_constant_agrees_with_torchattacks(seed, c, steps):
     diff = (l2_ours - l2_theirs).abs()
     one_step = lr / 2 * x0[0].numel() ** 0.5
     assert torch.all(diff <= one_step), diff
-    assert (diff <= 1e-5).float().mean() >= 0.75, diff
+    assert (diff <= 1e-5).float().mean() > 0.5, diff
     # Failures: torchattacks returns the start, ours the last iterate (documented); both are
     # points the target does not put in class j.

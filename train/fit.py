@@ -33,6 +33,7 @@ from ipguard.data import ImageData
 from ipguard.errors import IPGuardError
 from ipguard.io import atomic_write, remove_stale_tmp
 from ipguard.progress import Progress, resolve_mode
+from ipguard.runtime import native_bf16
 from ipguard.tracking import finish_lightning_logger, lightning_logger
 from train.datamodule import ImageDataModule
 from train.module import ClassifierModule, LastCheckpoint, checkpoint_identity, read_checkpoint
@@ -144,6 +145,18 @@ class Trained:
     test_accuracy: float | None = None
 
 
+def warn_emulated_bf16(trainer: Mapping[str, Any]) -> bool:
+    """Warn (and say so) when bf16 autocast is asked for on a CPU without native bf16: it runs,
+    but emulated, several times slower than fp32 (trainer=cpu)."""
+    bf16 = str(trainer.get("precision", "")).startswith("bf16")
+    if not bf16 or str(trainer.get("accelerator", "cpu")) != "cpu" or native_bf16():
+        return False
+    log.warning("precision=%s on a CPU without native bf16 (no AMX or AVX512-BF16): emulated, "
+                "several times slower than fp32; use trainer=cpu (or trainer.precision=32-true)",
+                trainer.get("precision"))
+    return True
+
+
 class Fitter:
     """Trains networks on ``data`` for the zoo under ``root``.
 
@@ -171,6 +184,7 @@ class Fitter:
         self.checkpoint_every = int(checkpoint_every)
         self.checkpoint_min_seconds = float(checkpoint_min_seconds)
         self.callbacks: list[L.Callback] = []   # added to every training (timing, profiling)
+        warn_emulated_bf16(self.trainer_kwargs)
         quiet_lightning()
         skip_failing_nvml_check()
 
