@@ -47,9 +47,12 @@ efficiency: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check ipguard train tests benchmarks
 
-# The default suite (pytest exits non-zero on failures and on "no tests ran").
+# The default suite (pytest exits non-zero on failures and on "no tests ran"), one worker per
+# core (at most 4; each test module stays on one worker, so its fixtures are built once).
+# PYTEST_ARGS adds pytest options, e.g. make test PYTEST_ARGS="-n 0 -k wandb".
+PYTEST_ARGS ?=
 test: $(STAMP) lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses=4 --dist loadscope $(PYTEST_ARGS)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow

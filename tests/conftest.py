@@ -28,6 +28,18 @@ os.environ["WANDB_MODE"] = "offline"
 os.environ["WANDB_SILENT"] = "true"
 register()
 
+# Under pytest-xdist (`make test` runs one worker per core) each worker keeps to its share of
+# the cores, and so do the commands it starts: torch processes that each spin OpenMP threads on
+# every core slow each other down many times over (one test went from 1.5 s to 37 s).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
+if _WORKERS > 1:
+    import torch
+
+    _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    _THREADS = max(1, (_CORES or 1) // _WORKERS)
+    torch.set_num_threads(_THREADS)
+    os.environ["OMP_NUM_THREADS"] = str(_THREADS)
+
 # Small enough to train in well under a minute on 2 CPU cores, large enough that the target
 # converges (>= 0.95 test accuracy) and every member kind is present.
 TINY_ZOO = [
