@@ -560,20 +560,31 @@ def test_requeue_outlives_sigterm(executor: str) -> None:
         assert (proc.returncode, proc.stdout.strip()) == (0, "untouched"), _output(proc)
 
 
-# The digits target trains ~17 epochs/s on one thread on the quiet 2-core CI machine since issue
-# 15 (measured: 700 epochs in 40 s), ~6.5 with other work on it. The first allocation trains
-# 18-48 s (the signal comes 25-55 s in, start-up takes ~7 s), a requeued one ~40 s: 1,500 epochs
-# outlive the first allocation below ~30 epochs/s and fit in the seven allocations the test
-# allows (max_num_timeout raised to REQUEUE_TIMEOUTS) above ~5.5 epochs/s.
-REQUEUE_EPOCHS = 1500
+# How long the requeued member trains, whatever the machine's speed: the test first times the
+# digits target on one thread (~17 epochs/s on the quiet AMX CI machine, ~6.5 with other work on
+# it, slower on an AVX2-only one) and asks for REQUEUE_TRAIN_S seconds' worth of epochs. The first
+# allocation trains 13-48 s (the signal comes 25-55 s in, start-up takes 7-12 s), a requeued one
+# ~40 s: 90 s of training outlives the first allocation and needs 2-3 requeues, well inside the
+# seven allocations the test allows (max_num_timeout raised to REQUEUE_TIMEOUTS) even if the
+# speed halves. A fixed epoch count broke both ways as the CI machine changed.
+REQUEUE_TRAIN_S = 90
 REQUEUE_TIMEOUTS = 6
-REQUEUE_MEMBER = [
-    "dataset=digits",
-    "member=target",
-    "threads=1",
-    "logger=none",
-    f"zoo.target.recipe.epochs={REQUEUE_EPOCHS}",
-]
+REQUEUE_CALIBRATION_EPOCHS = 60
+
+
+def _requeue_member(epochs: int) -> list[str]:
+    return ["dataset=digits", "member=target", "threads=1", "logger=none",
+            f"zoo.target.recipe.epochs={epochs}"]
+
+
+def _target_epochs_per_second(root: Path) -> float:
+    """The digits target's training speed here, one thread, through the real builder."""
+    root.mkdir()
+    proc = _entry("train.zoo", root, root / "multirun", None,
+                  *_requeue_member(REQUEUE_CALIBRATION_EPOCHS))
+    assert proc.returncode == 0, _output(proc)
+    meta = json.loads((root / "zoo" / "digits" / "target" / "target" / "member.json").read_text())
+    return REQUEUE_CALIBRATION_EPOCHS / meta["train_seconds"]
 
 
 def _sacct_history(job_id: str) -> list[str]:
@@ -603,10 +614,13 @@ def test_timed_out_member_is_requeued_and_resumes(slurm_cluster: None, tmp_path:
 
     Timing on this cluster: slurmctld checks limits every 30 s, so with a 5 s delay the signal
     comes 25-55 s into an allocation; a requeued job waits cred_expire (10 s, .ci/slurm) and
-    then runs again. 1.5-2 min in all, the reference build running alongside on the
-    other core."""
+    then runs again. 3-5 min in all, the reference build running alongside on the other
+    core."""
     from concurrent.futures import ThreadPoolExecutor
 
+    speed = _target_epochs_per_second(tmp_path / "calibration")
+    epochs = max(200, round(speed * REQUEUE_TRAIN_S))
+    member = _requeue_member(epochs)
     ref_root, root = tmp_path / "reference", tmp_path / "slurm"
     ref_root.mkdir()
     root.mkdir()
@@ -615,16 +629,16 @@ def test_timed_out_member_is_requeued_and_resumes(slurm_cluster: None, tmp_path:
     with ThreadPoolExecutor(1) as pool:
         # the same member without SLURM: Hydra's basic launcher, in one go, threads=1 too
         ref = pool.submit(
-            _entry, "train.zoo", ref_root, ref_root / "multirun", None, *REQUEUE_MEMBER
+            _entry, "train.zoo", ref_root, ref_root / "multirun", None, *member
         )
         cmd = [
-            sys.executable, "-m", "train.zoo", "-m", *REQUEUE_MEMBER, f"paths.root_dir={root}",
+            sys.executable, "-m", "train.zoo", "-m", *member, f"paths.root_dir={root}",
             *_launcher_overrides("slurm", root / "multirun", mem_gb=2, timeout_min=1),
             # signalled 5 s before the limit (the preset's 60 s would be at once in 1 minute)
             "hydra.launcher.signal_delay_s=5",
             f"hydra.launcher.max_num_timeout={REQUEUE_TIMEOUTS}",
         ]  # fmt: skip
-        proc = _run(cmd, cwd=root, env=env)
+        proc = _run(cmd, cwd=root, env=env, timeout=(REQUEUE_TIMEOUTS + 1) * 90)
         ref_proc = ref.result()
     elapsed = time.monotonic() - t0
     assert ref_proc.returncode == 0, _output(ref_proc)
@@ -636,7 +650,7 @@ def test_timed_out_member_is_requeued_and_resumes(slurm_cluster: None, tmp_path:
     history = _sacct_history(job_dir.name)
     requeues = history.count("REQUEUED")
     assert history[-1] == "COMPLETED" and requeues == len(history) - 1, history
-    assert requeues >= 1, f"trained within one allocation ({history}): raise REQUEUE_EPOCHS"
+    assert requeues >= 1, f"{epochs} epochs trained within one allocation ({history})"
     assert requeues <= REQUEUE_TIMEOUTS, history
 
     # the allocations append to one log (submitit's and Hydra's handlers both print each line):
@@ -647,7 +661,7 @@ def test_timed_out_member_is_requeued_and_resumes(slurm_cluster: None, tmp_path:
     found = re.findall(r"resuming target from its checkpoint after epoch (\d+)", log)
     resumed = sorted({int(e) for e in found})
     assert len(resumed) == requeues and resumed[0] > 0, log[-4000:]
-    assert resumed[-1] < REQUEUE_EPOCHS, resumed
+    assert resumed[-1] < epochs, resumed
     assert not (root / "zoo" / "digits" / ".partial").exists()  # cleared once built
 
     # bit for bit the uninterrupted member (member.json records the weights' SHA-256)
@@ -656,4 +670,5 @@ def test_timed_out_member_is_requeued_and_resumes(slurm_cluster: None, tmp_path:
     sha = [z["target/target"]["meta"]["weights_sha256"] for z in (got, want)]
     assert sha[0] == sha[1], sha
     _assert_same_zoo(got, want)
-    print(f"requeue: {history}, resumed after epochs {resumed}, {elapsed:.0f}s in all")
+    print(f"requeue: {epochs} epochs at {speed:.1f}/s: {history}, resumed after epochs "
+          f"{resumed}, {elapsed:.0f}s in all")
