@@ -15,7 +15,7 @@ from hydra.core.global_hydra import GlobalHydra
 from safetensors.torch import save
 from torch import nn
 
-from ipguard.config import CONF_DIR, register, typed
+from ipguard.app.config import CONF_DIR, register, typed
 from ipguard.data import ImageData
 from ipguard.data.cifar import PixelImages, RandomCropFlip
 from train.schema import TrainConfig

@@ -1,5 +1,5 @@
 """What one CW-L2 fingerprint costs on this machine before a zoo exists: the seconds of one Adam
-step of the authors' search (ipguard.methods.CWL2) for n points through a dataset's target
+step of the authors' search (ipguard.core.methods.CWL2) for n points through a dataset's target
 architecture, and from it the worst case of a bench point (binary_search_steps x max_iter steps,
 no early abort) and of Figure 5's -TL and -TR over the paper's 18 values of k.
 
@@ -22,7 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import OtherLoad, train_config  # noqa: E402
 
-from ipguard.methods import CWL2  # noqa: E402
+from ipguard.core.methods import CWL2  # noqa: E402
 from ipguard.zoo import build_from_spec  # noqa: E402
 
 FIG5_POINTS = 2 * 18  # -TL and -TR over the paper's k grid (sweeps/fig5.yaml)

@@ -1,4 +1,4 @@
-"""IPGuard's extraction (ipguard.methods.IPGuard: each iteration computes only the points still
+"""IPGuard's extraction (ipguard.core.methods.IPGuard: each iteration computes only the points still
 active) against the simplest correct batched loop (every point through the model every
 iteration until all have finished; finished points are just not moved), in the same run, at
 k = 1 and k = 10, with a check that both give the same fingerprint.
@@ -24,10 +24,10 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import OtherLoad, train_config  # noqa: E402
 
-from ipguard.extract import extract  # noqa: E402
-from ipguard.methods import IPGuard  # noqa: E402
-from ipguard.methods.base import MethodOutput, adam_step, input_grad  # noqa: E402
-from ipguard.methods.ipguard import boundary_loss  # noqa: E402
+from ipguard.core.extract import extract  # noqa: E402
+from ipguard.core.methods import IPGuard  # noqa: E402
+from ipguard.core.methods.base import MethodOutput, adam_step, input_grad  # noqa: E402
+from ipguard.core.methods.ipguard import boundary_loss  # noqa: E402
 from ipguard.zoo import load_zoo  # noqa: E402
 
 

@@ -78,10 +78,10 @@ def _reset_peak() -> bool:
 def child_verify(zoo_dir: Path, n: int) -> dict:
     import torch
 
+    from ipguard.core.extract import extract
+    from ipguard.core.methods import IPGuard
+    from ipguard.core.verify import verify
     from ipguard.data import load_digits_data
-    from ipguard.extract import extract
-    from ipguard.methods import IPGuard
-    from ipguard.verify import verify
     from ipguard.zoo import load_zoo
 
     torch.set_num_threads(1)
@@ -109,8 +109,8 @@ def child_bench(zoo_dir: Path, n: int, root: Path) -> dict:
     from hydra import compose, initialize_config_dir
     from omegaconf import open_dict
 
-    from ipguard.bench import run_bench
-    from ipguard.config import register
+    from ipguard.app.bench import run_bench
+    from ipguard.app.config import register
 
     register()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):

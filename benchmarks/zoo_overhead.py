@@ -14,8 +14,8 @@ part of it inside its optimiser steps (``ClassifierModule.step_seconds``: forwar
 step, schedule, masks) and the share outside them
 (set-up, data, checkpoints, test accuracy, FLOPs, saving), the bare loop (model built, batches,
 steps; nothing evaluated or saved), the ratio builder / bare, and whether both ended with the
-same weights (they should, bit for bit, in fp32 with the same threads). Goals (issue 15):
-ratio <= 1.10 and outside <= 10 %."""
+same weights (they should, bit for bit, in fp32 with the same threads). Goals
+(docs/zoos.md, "Training speed"): ratio <= 1.10 and outside <= 10 %."""
 
 from __future__ import annotations
 

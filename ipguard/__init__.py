@@ -9,12 +9,21 @@ The library works without Hydra::
     score = aruc(positive_rates, negative_rates, r=100)
 """
 
-from ipguard.classifier import Classifier, ForestClassifier, TorchClassifier
-from ipguard.extract import extract
-from ipguard.fingerprint import Fingerprint
-from ipguard.methods import CWL2, FGSM, IGSM, IPGuard, Method, MethodOutput, OnePointIPGuard, Random
-from ipguard.metrics import aruc, auc, gap, robustness, score, uniqueness
-from ipguard.verify import Verification, matching_rate, verify
+from ipguard.core.classifier import Classifier, ForestClassifier, TorchClassifier
+from ipguard.core.extract import extract
+from ipguard.core.fingerprint import Fingerprint
+from ipguard.core.methods import (
+    CWL2,
+    FGSM,
+    IGSM,
+    IPGuard,
+    Method,
+    MethodOutput,
+    OnePointIPGuard,
+    Random,
+)
+from ipguard.core.metrics import aruc, auc, gap, robustness, score, uniqueness
+from ipguard.core.verify import Verification, matching_rate, verify
 
 __all__ = [
     "Classifier", "TorchClassifier", "ForestClassifier", "Fingerprint", "Method",

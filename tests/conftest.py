@@ -12,7 +12,8 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
 
-from ipguard.config import config_error, register
+from ipguard.app.config import config_error, register
+from train.schema import register as register_train
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
@@ -27,6 +28,7 @@ for _name in [n for n in os.environ if n.startswith(("WANDB_", "IPGUARD_", "HYDR
 os.environ["WANDB_MODE"] = "offline"
 os.environ["WANDB_SILENT"] = "true"
 register()
+register_train()
 
 # Under pytest-xdist (`make test` runs one worker per core) each worker keeps to its share of
 # the cores, and so do the commands it starts: torch processes that each spin OpenMP threads on

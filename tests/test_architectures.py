@@ -10,13 +10,13 @@ import pytest
 import torch
 from torch import nn
 
-from ipguard.config import typed
-from ipguard.errors import ConfigError
-from ipguard.flops import count_flops
+from ipguard.app.config import typed
 from ipguard.models.cifar import lenet5, resnet20, vgg16, wrn
 from ipguard.models.imagenet import torchvision_classifier
 from ipguard.models.layers import count_parameters
+from ipguard.utils.errors import ConfigError
 from ipguard.zoo import build_from_spec
+from train.flops import count_flops
 from train.module import apply_masks
 from train.plan import model_specs, stored_spec
 from train.postprocess import filter_pruning_masks, prunable_convs, weight_pruning_masks

@@ -4,7 +4,7 @@ import hydra
 import pytest
 from omegaconf import OmegaConf
 
-from ipguard.methods import IPGuard
+from ipguard.core.methods import IPGuard
 
 from conftest import compose_cfg
 
@@ -18,7 +18,7 @@ def test_bench_config_composes_for_each_combo(tmp_path, init, label, suffix):
     assert cfg.init == init and cfg.label == label
     assert OmegaConf.to_container(cfg.dataset, resolve=True)["input_shape"] == [1, 8, 8]
     assert cfg.zoo_dir == f"{tmp_path}/zoo/digits"
-    from ipguard.seeding import combo_suffix
+    from ipguard.core.seeding import combo_suffix
 
     assert combo_suffix(cfg.init, cfg.label) == f"-{suffix}"
 
@@ -33,7 +33,7 @@ def test_method_config_instantiates_ipguard():
 def test_train_config_builds_every_model_and_the_dataset(tmp_path):
     import torch
 
-    from ipguard.config import typed
+    from ipguard.app.config import typed
     from ipguard.zoo import build_from_spec
     from train.plan import model_specs
     from train.schema import TrainConfig

@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 from test_datasets import write_cifar
 
-from ipguard.bench import run_bench
-from ipguard.config import typed
+from ipguard.app.bench import run_bench
+from ipguard.app.config import typed
+from ipguard.app.runtime import cpu_precision, native_bf16
 from ipguard.data import load_cifar
-from ipguard.runtime import cpu_precision, native_bf16
 from ipguard.zoo import load_zoo
 from train.fit import warn_emulated_bf16
 from train.schema import TrainConfig
@@ -83,7 +83,7 @@ def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, flags, native):
 @pytest.mark.parametrize("native, precision", [(True, "bf16-mixed"), (False, "32-true")])
 def test_the_preset_trains_in_bf16_only_where_the_cpu_has_it(tmp_path, monkeypatch, native,
                                                              precision):
-    monkeypatch.setattr("ipguard.runtime.native_bf16", lambda: native)
+    monkeypatch.setattr("ipguard.app.runtime.native_bf16", lambda: native)
     cfg = compose_cfg("train", ["cpu=cifar100"], tmp_path)
     assert cfg.trainer.precision == precision and cfg.trainer.channels_last
 

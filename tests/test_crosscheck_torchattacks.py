@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from ipguard.methods import CWL2, FGSM
+from ipguard.core.methods import CWL2, FGSM
 from ipguard.models.digits import small_cnn
 
 torchattacks = pytest.importorskip("torchattacks")

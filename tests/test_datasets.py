@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from ipguard.data import load_cifar, load_fashion_mnist, load_imagenet
 from ipguard.data.cifar import RandomCropFlip, cifar_class_names
 from ipguard.data.fashion_mnist import APT_COMMAND, DEBIAN_DIR, read_idx
-from ipguard.errors import IPGuardError
+from ipguard.utils.errors import IPGuardError
 
 from conftest import compose_cfg
 

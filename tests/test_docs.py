@@ -14,9 +14,9 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import open_dict
 
-from ipguard.config import CONF_DIR, typed
+from ipguard.app.config import CONF_DIR, typed
+from ipguard.app.schema import BenchConfig
 from ipguard.paper.config import FiguresConfig
-from ipguard.schema import BenchConfig
 from train.schema import TrainConfig
 
 from conftest import REPO

@@ -5,10 +5,10 @@ import sys
 
 import pytest
 
-from ipguard.bench import run_bench
-from ipguard.errors import MissingZooError
-from ipguard.metrics import aruc
-from ipguard.store import read_record
+from ipguard.app.bench import run_bench
+from ipguard.core.metrics import aruc
+from ipguard.results.store import read_record
+from ipguard.utils.errors import MissingZooError
 from ipguard.zoo import load_zoo
 
 from conftest import REPO, TINY_ZOO, compose_cfg

@@ -2,7 +2,7 @@
 
 import pickle
 
-from ipguard.errors import ConfigError, IPGuardError, MissingZooError
+from ipguard.utils.errors import ConfigError, IPGuardError, MissingZooError
 
 
 def test_config_error_round_trips_through_pickle():

@@ -24,12 +24,12 @@ from pathlib import Path
 import pytest
 from omegaconf import open_dict
 
-from ipguard.bench import run_bench
-from ipguard.figures import build_figures
-from ipguard.metrics import score
+from ipguard.app.bench import run_bench
+from ipguard.app.figures import build_figures
+from ipguard.core.metrics import score
 from ipguard.paper.grid import expected_grid
-from ipguard.record import Extraction, Record, Setting, SuspectResult
-from ipguard.store import ResultsStore, read_records_dir
+from ipguard.results.record import Extraction, Record, Setting, SuspectResult
+from ipguard.results.store import ResultsStore, read_records_dir
 from ipguard.zoo import load_zoo
 
 from conftest import REPO, compose_cfg

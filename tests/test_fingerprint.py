@@ -5,8 +5,8 @@ import torch
 from torch import nn
 
 from ipguard import IPGuard, extract
-from ipguard.errors import IPGuardError
-from ipguard.fingerprint import Fingerprint
+from ipguard.core.fingerprint import Fingerprint
+from ipguard.utils.errors import IPGuardError
 
 
 def _tiny_target() -> nn.Module:

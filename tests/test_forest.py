@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from ipguard.classifier import ForestClassifier
+from ipguard.core.classifier import ForestClassifier
 from ipguard.data import load_digits_data
 from ipguard.models.forest import TreeEnsemble, train_forest
 

@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from ipguard.config import typed
-from ipguard.schema import BenchConfig
+from ipguard.app.config import typed
+from ipguard.app.schema import BenchConfig
 
 from conftest import REPO, compose_cfg
 

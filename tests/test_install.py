@@ -56,7 +56,8 @@ def _run(bin_dir: Path, command: str, folder: Path, *overrides: str):
 
 
 def test_the_package_is_installed_not_linked_to_the_checkout(installed, tmp_path):
-    out = subprocess.run([installed / "python", "-c", "import ipguard, train, ipguard.config as c;"
+    out = subprocess.run([installed / "python", "-c",
+                          "import ipguard, train, ipguard.app.config as c;"
                           "print(ipguard.__file__, train.__file__, c.CONF_DIR, c.SWEEPS_DIR)"],
                          cwd=tmp_path, capture_output=True, text=True, check=True).stdout
     assert str(REPO) not in out and out.count("site-packages") == 4, out

@@ -1,4 +1,4 @@
-"""95 % intervals by the bootstrap (ipguard.intervals, issue 13).
+"""95 % intervals by the bootstrap (ipguard.core.intervals, issue 13).
 
 - Coverage on a case with a known answer: the 95 % interval of a Bernoulli mean (n = 60, 100)
   covers the true p in 95 % of 1,000 trials within 2.5 points (the binomial standard error of
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from ipguard import intervals
-from ipguard.intervals import as_text, bits, bootstrap, mean_interval, nested, replicates
+from ipguard.core.intervals import as_text, bits, bootstrap, mean_interval, nested, replicates
 
 
 def _mean(batch: np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from ipguard.methods import IPGuard, boundary_loss
+from ipguard.core.methods import IPGuard, boundary_loss
 
 
 def test_eq5_on_hand_made_logits():

@@ -9,12 +9,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ipguard.errors import ConfigError
-from ipguard.extract import extract
-from ipguard.methods import CWL2, FGSM, IGSM, IPGuard, OnePointIPGuard, Random, boundary_loss
-from ipguard.methods.cw import target_margin
+from ipguard.core.extract import extract
+from ipguard.core.methods import CWL2, FGSM, IGSM, IPGuard, OnePointIPGuard, Random, boundary_loss
+from ipguard.core.methods.cw import target_margin
+from ipguard.core.seeding import initial_points
 from ipguard.models.digits import small_cnn
-from ipguard.seeding import initial_points
+from ipguard.utils.errors import ConfigError
 
 from conftest import compose_cfg
 
@@ -308,7 +308,7 @@ def test_extract_runs_every_method_under_each_combo_with_consistent_stats(init, 
 # ---- what each method declares (tables and figures read only this) ------------------------
 
 def test_every_method_declares_its_paper_name_swept_parameter_and_tuning():
-    from ipguard.methods import METHODS, math_name, method_order, paper_name, swept_param
+    from ipguard.core.methods import METHODS, math_name, method_order, paper_name, swept_param
 
     assert list(METHODS)[:5] == ["random", "fgsm", "igsm", "cw_l2", "ipguard"]  # paper order
     assert [paper_name(m) for m in METHODS] == ["Random", "FGSM", "IGSM", "CW-L2", "IPGuard",

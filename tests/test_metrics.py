@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from ipguard.errors import ConfigError
-from ipguard.metrics import aruc, auc, gap, robustness, score, thresholds, uniqueness
+from ipguard.core.metrics import aruc, auc, gap, robustness, score, thresholds, uniqueness
+from ipguard.utils.errors import ConfigError
 
 
 def test_thresholds_are_right_endpoints_of_r_intervals():
@@ -88,8 +88,8 @@ def test_aruc_equals_mean_gap_when_positives_and_negatives_separate():
 
 
 def test_the_decomposition_is_the_aruc_when_the_sets_separate():
-    from ipguard.area import decompose
-    from ipguard.record import SuspectResult
+    from ipguard.results.area import decompose
+    from ipguard.results.record import SuspectResult
 
     def suspect(role, kind, rate, headline=True):
         return SuspectResult(f"{kind}{rate}", role, kind, "a", 0, rate,

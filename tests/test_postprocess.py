@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from ipguard.errors import ConfigError
 from ipguard.models.digits import small_cnn, vgg_small
 from ipguard.models.layers import last_linear
+from ipguard.utils.errors import ConfigError
 from train.module import apply_masks
 from train.postprocess import (
     filter_pruning_masks,

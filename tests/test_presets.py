@@ -9,9 +9,9 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from ipguard.bench import run_bench
-from ipguard.config import CONF_DIR, experiments
-from ipguard.store import read_records_dir
+from ipguard.app.bench import run_bench
+from ipguard.app.config import CONF_DIR, experiments
+from ipguard.results.store import read_records_dir
 from train.zoo import build_zoo
 
 from conftest import compose_cfg

@@ -14,10 +14,10 @@ import pytest
 import torch
 from torch import nn
 
-import ipguard.progress
-from ipguard.extract import extract
-from ipguard.methods import CWL2, IPGuard
-from ipguard.progress import Progress
+import ipguard.utils.progress
+from ipguard.core.extract import extract
+from ipguard.core.methods import CWL2, IPGuard
+from ipguard.utils.progress import Progress
 
 from conftest import compose_cfg
 from helpers import MICRO_ZOO
@@ -41,13 +41,13 @@ def _extract(method=None):
     return extract(_target(), method, init="random", n=N, input_shape=(1, 3, 3))
 
 
-def _lines(caplog, logger: str = "ipguard.progress") -> list[str]:
+def _lines(caplog, logger: str = "ipguard.utils.progress") -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == logger]
 
 
 @pytest.fixture()
 def quiet_env(monkeypatch):
-    for name in (ipguard.progress.MODE_ENV, ipguard.progress.INTERVAL_ENV):
+    for name in (ipguard.utils.progress.MODE_ENV, ipguard.utils.progress.INTERVAL_ENV):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -56,7 +56,7 @@ def quiet_env(monkeypatch):
 def test_extraction_draws_a_bar_of_the_points_still_active_on_a_terminal(quiet_env, capsys,
                                                                          caplog):
     quiet_env.setenv("IPGUARD_PROGRESS", "bar")
-    quiet_env.setattr(ipguard.progress, "BAR_REFRESH", 0.0)   # draw every iteration
+    quiet_env.setattr(ipguard.utils.progress, "BAR_REFRESH", 0.0)   # draw every iteration
     caplog.set_level(logging.INFO)
     fp = _extract()
     err = capsys.readouterr().err
@@ -90,7 +90,7 @@ def test_extraction_logs_plain_lines_when_stderr_is_not_a_terminal(quiet_env, ca
 
 def test_log_lines_come_once_per_interval_with_the_time_left(quiet_env, caplog):
     now = iter(range(10**6))
-    quiet_env.setattr(ipguard.progress, "time", SimpleNamespace(monotonic=lambda: next(now)))
+    quiet_env.setattr(ipguard.utils.progress, "time", SimpleNamespace(monotonic=lambda: next(now)))
     quiet_env.setenv("IPGUARD_PROGRESS_INTERVAL", "10")
     caplog.set_level(logging.INFO)
     with Progress("work", total=100, unit="step", mode="log") as progress:
@@ -175,10 +175,10 @@ def test_an_interrupted_run_says_stopped_not_done(caplog, monkeypatch):
     """A training cut off by an error or a SLURM time limit must not read as finished."""
     import logging
 
-    from ipguard.progress import Progress
+    from ipguard.utils.progress import Progress
 
     monkeypatch.setenv("IPGUARD_PROGRESS_INTERVAL", "0")
-    caplog.set_level(logging.INFO, logger="ipguard.progress")
+    caplog.set_level(logging.INFO, logger="ipguard.utils.progress")
     with pytest.raises(KeyboardInterrupt), Progress("train x", 10, "batch", mode="log") as bar:
         bar.update(3)
         raise KeyboardInterrupt

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from ipguard.errors import IPGuardError
-from ipguard.io import atomic_write, remove_stale_tmp, write_json
+from ipguard.utils.errors import IPGuardError
+from ipguard.utils.io import atomic_write, remove_stale_tmp, write_json
 
 from conftest import REPO
 from helpers import env
@@ -83,7 +83,8 @@ def test_every_writer_in_the_suite_writes_through_a_temporary_file():
                 continue
             if not re.search(r"\btmp\b", call):  # the path atomic_write hands to its writer
                 offenders.append(f"{rel}:{line} in {func}: {call[:80]}")
-    assert offenders == [], "write these with ipguard.io.atomic_write:\n" + "\n".join(offenders)
+    assert offenders == [], ("write these with ipguard.utils.io.atomic_write:\n"
+                             + "\n".join(offenders))
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
@@ -102,7 +103,7 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
 def test_files_get_the_usual_permissions_not_owner_only(tmp_path):
     old = os.umask(0o022)
     try:
-        import ipguard.io as io
+        import ipguard.utils.io as io
 
         io._UMASK = None  # read it again
         path = write_json(tmp_path / "member.json", {})
@@ -134,7 +135,7 @@ def test_stale_temporaries_are_cleared_and_nothing_else(tmp_path):
 
 WRITER = """
 import sys
-from ipguard.io import write_json
+from ipguard.utils.io import write_json
 path, n = sys.argv[1], 0
 print("ready", flush=True)
 while True:

@@ -1,7 +1,7 @@
 """Config validation (issue 7, item 1; issue 11, item 2): each bad value gives one line naming
 the field, the bad value and the valid choices, before any data, model, zoo or W&B run is
 touched. Types and choices are checked while Hydra composes (the schemas), ranges when the
-config becomes typed (``__post_init__``), the rest by ipguard.checks / ipguard.targets."""
+config becomes typed (``__post_init__``), the rest by ipguard.app.checks / ipguard.utils.targets."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import json
 import pytest
 import torch
 
-from ipguard.bench import check_bench, run_bench, with_best_setting
-from ipguard.config import CONF_DIR, typed
-from ipguard.errors import ConfigError, IPGuardError
-from ipguard.schema import BenchConfig
+from ipguard.app.bench import check_bench, run_bench, with_best_setting
+from ipguard.app.config import CONF_DIR, typed
+from ipguard.app.schema import BenchConfig
+from ipguard.utils.errors import ConfigError, IPGuardError
 from train.schema import TrainConfig
 
 from conftest import compose_cfg
@@ -67,8 +67,8 @@ BENCH = [  # override, field named, bad value shown, valid choices shown
     ("logger=wandb logger.mode=sometimes", "logger.mode", "'sometimes'",
      "['disabled', 'offline', 'online']"),
     ("logger.init_timeout=0", "logger.init_timeout", "0", "> 0"),
-    ("method._target_=ipguard.methods.Nope", "method._target_", "Nope", "IPGuard"),
-    ("method._target_=os.system", "method._target_", "os.system", "ipguard.methods."),
+    ("method._target_=ipguard.core.methods.Nope", "method._target_", "Nope", "IPGuard"),
+    ("method._target_=os.system", "method._target_", "os.system", "ipguard.core.methods."),
     ("+method.foo=1", "method", "foo", "takes"),
     ("dataset.input_shape=[1,8]", "dataset.input_shape", "[1, 8]", "[channels, height, width]"),
 ]
@@ -127,7 +127,7 @@ def test_run_bench_refuses_before_wandb_data_or_zoo(tmp_path, override, message)
 
 
 def test_wandb_init_timeout_reaches_the_tracker(tmp_path, monkeypatch):
-    import ipguard.bench as bench
+    import ipguard.app.bench as bench
 
     seen = {}
 
@@ -165,7 +165,7 @@ def test_a_stored_best_setting_cannot_replace_the_method_class(tmp_path):
     _stored_best(tmp_path, {"_target_": "os.system", "k": 2.0})
     cfg = compose_cfg("bench", ["store.best_from=[fig6]"], tmp_path)
     best = with_best_setting(typed(cfg, BenchConfig))
-    assert best.method["_target_"] == "ipguard.methods.IPGuard" and best.method["k"] == 2.0
+    assert best.method["_target_"] == "ipguard.core.methods.IPGuard" and best.method["k"] == 2.0
 
 
 TRAIN = [

@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ipguard.extract import extract
-from ipguard.fingerprint import Fingerprint
-from ipguard.methods import CWL2, FGSM, IGSM, IPGuard, Random
+from ipguard.core.extract import extract
+from ipguard.core.fingerprint import Fingerprint
+from ipguard.core.methods import CWL2, FGSM, IGSM, IPGuard, Random
 from ipguard.zoo import load_zoo
 
 from conftest import compose_cfg
@@ -18,7 +18,7 @@ from helpers import QUICK_BENCH, micro_zoo
 
 
 def _run(root, seed: int):
-    from ipguard.bench import run_bench
+    from ipguard.app.bench import run_bench
 
     cfg = compose_cfg("bench", [*QUICK_BENCH, f"seed={seed}", f"zoo_dir={micro_zoo()}"], root)
     record = run_bench(cfg).record
@@ -57,8 +57,8 @@ def test_gpu_runs_agree_within_the_documented_tolerance():
     """docs/reliability.md, "Determinism": on one GPU, the same seed gives points within 1e-4
     (L-inf) and the same labels; GPU and CPU agree on the labels of >= 95 % of the points and
     on every suspect's matching rate within 0.05."""
+    from ipguard.core.verify import verify
     from ipguard.data import load_digits_data
-    from ipguard.verify import verify
 
     zoo = load_zoo(micro_zoo())
     target = zoo.target.load_module()

@@ -15,8 +15,8 @@ import torch
 from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import save_file
 
-from ipguard.errors import IPGuardError, MissingZooError
-from ipguard.fingerprint import Fingerprint
+from ipguard.core.fingerprint import Fingerprint
+from ipguard.utils.errors import IPGuardError, MissingZooError
 from ipguard.zoo import load_zoo
 
 from conftest import compose_cfg
@@ -153,7 +153,7 @@ def test_tampered_forest_is_refused_not_looped_forever(zoo):
 def test_bench_fails_on_a_broken_member_before_extracting(zoo, tmp_path):
     """The whole zoo is checked when it loads: no extraction time is spent on a run that
     would fail at the 7th suspect."""
-    from ipguard.bench import run_bench
+    from ipguard.app.bench import run_bench
 
     (zoo / "negative" / "lenet-s0" / "weights.safetensors").write_bytes(b"\0" * 12)
     cfg = compose_cfg("bench", [*QUICK_BENCH, f"zoo_dir={zoo}"], tmp_path)

@@ -10,7 +10,7 @@ import random
 import signal
 import time
 
-from ipguard.store import read_records_dir
+from ipguard.results.store import read_records_dir
 
 from conftest import compose_cfg
 from helpers import QUICK_BENCH, copy_zoo, entry
@@ -27,7 +27,7 @@ def _numbers(record) -> dict:
 
 
 def test_sweep_killed_mid_way_and_rerun_gives_the_clean_records(tmp_path):
-    from ipguard.bench import run_bench
+    from ipguard.app.bench import run_bench
 
     clean = tmp_path / "clean"
     zoo = copy_zoo(clean)

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from ipguard.errors import MissingZooError
+from ipguard.utils.errors import MissingZooError
 from ipguard.zoo import load_zoo
 
 from helpers import MICRO_MEMBERS, MICRO_ZOO, entry, member_json, micro_zoo

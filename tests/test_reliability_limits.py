@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-import ipguard.runtime as runtime
-from ipguard.bench import check_bench
-from ipguard.checks import check_extraction_memory
-from ipguard.config import typed
-from ipguard.errors import IPGuardError
-from ipguard.schema import BenchConfig
+import ipguard.app.runtime as runtime
+from ipguard.app.bench import check_bench
+from ipguard.app.checks import check_extraction_memory
+from ipguard.app.config import typed
+from ipguard.app.schema import BenchConfig
+from ipguard.utils.errors import IPGuardError
 
 from conftest import compose_cfg
 from helpers import MICRO_ZOO, QUICK_BENCH, micro_zoo
@@ -96,7 +96,7 @@ def test_cifar_zoo_estimate_is_the_right_size(tmp_path):
 def test_verification_holds_one_suspect_at_a_time(tmp_path, monkeypatch):
     """While the bench verifies, at most one suspect classifier is alive: the previous one is
     freed before the next is loaded (the zoo is streamed, not held)."""
-    from ipguard.bench import run_bench
+    from ipguard.app.bench import run_bench
     from ipguard.zoo import Member
 
     alive: weakref.WeakSet = weakref.WeakSet()

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from ipguard.errors import IPGuardError
-from ipguard.fingerprint import Fingerprint
+from ipguard.core.fingerprint import Fingerprint
+from ipguard.utils.errors import IPGuardError
 from ipguard.zoo import Member, load_zoo
 
 from conftest import compose_cfg
@@ -63,7 +63,7 @@ def test_weights_file_with_a_pickle_payload_is_refused(tmp_path, how):
 
 
 def test_bench_on_a_zoo_with_a_pickled_member_refuses_it(tmp_path):
-    from ipguard.bench import run_bench
+    from ipguard.app.bench import run_bench
 
     zoo = copy_zoo(tmp_path)
     marker = tmp_path / "marker"
@@ -139,8 +139,8 @@ def test_a_pickled_lightning_checkpoint_is_not_resumed(tmp_path, caplog):
 
 def test_results_and_members_are_plain_json(tmp_path):
     """What a run writes for others to read is JSON or safetensors, never a pickle."""
-    from ipguard.bench import run_bench
-    from ipguard.io import is_pickle
+    from ipguard.app.bench import run_bench
+    from ipguard.utils.io import is_pickle
 
     zoo = copy_zoo(tmp_path)
     run_bench(compose_cfg("bench", [*QUICK_BENCH, f"zoo_dir={zoo}"], tmp_path))

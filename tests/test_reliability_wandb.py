@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from ipguard.store import read_records_dir
+from ipguard.results.store import read_records_dir
 
 from conftest import compose_cfg
 from helpers import copy_zoo
@@ -17,11 +17,11 @@ BENCH = ["n=10", "threads=1", "logger=wandb", "logger.log_fingerprint=true"]
 
 
 def _bench(tmp_path, caplog, extra=()):
-    from ipguard.bench import run_bench
+    from ipguard.app.bench import run_bench
 
     zoo = copy_zoo(tmp_path)
     cfg = compose_cfg("bench", [*BENCH, f"zoo_dir={zoo}", *extra], tmp_path)
-    caplog.set_level(logging.WARNING, logger="ipguard.tracking")
+    caplog.set_level(logging.WARNING, logger="ipguard.results.tracking")
     record = run_bench(cfg).record
     stored = read_records_dir(tmp_path / "results" / "digits" / "adhoc")
     return record, stored

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from ipguard.store import read_records_dir
+from ipguard.results.store import read_records_dir
 
 from helpers import QUICK_BENCH, copy_zoo, entry, env
 

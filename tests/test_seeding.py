@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from ipguard.errors import ConfigError
-from ipguard.seeding import combo_suffix, initial_points, target_labels
+from ipguard.core.seeding import combo_suffix, initial_points, target_labels
+from ipguard.utils.errors import ConfigError
 
 
 def test_combo_suffixes_follow_table_3():

@@ -9,10 +9,10 @@ import statistics
 import numpy as np
 import pytest
 
-from ipguard.intervals import as_text
-from ipguard.metrics import score
+from ipguard.core.intervals import as_text
+from ipguard.core.metrics import score
 from ipguard.paper.seeds_table import seeds_table
-from ipguard.record import Extraction, Provenance, Record, Setting, SuspectResult
+from ipguard.results.record import Extraction, Provenance, Record, Setting, SuspectResult
 
 
 def _record(seed: int, combo: tuple[str, str], pos: float, neg: float) -> Record:

@@ -340,8 +340,8 @@ def test_launcher_presets_resources_and_user_hook(tiny_app: Path) -> None:
 
 # Smaller than conftest.TINY_ZOO: every job pays Python + torch + Lightning start-up, and the CI
 # machine runs two at a time. Enough for a bench: one target, two positives, three negatives.
-# threads=1 everywhere: a SLURM job uses SLURM_CPUS_PER_TASK threads (ipguard.runtime), and float
-# sums in another thread count differ in the last bits, so the basic launcher must match it.
+# threads=1 everywhere: a SLURM job uses SLURM_CPUS_PER_TASK threads (ipguard.app.runtime), and
+# float sums in another thread count differ in the last bits, so the basic launcher must match it.
 E2E_ZOO = [
     "dataset=digits",
     "threads=1",
@@ -418,7 +418,7 @@ def _store(root: Path) -> dict[str, Path]:
 
 
 def _bench_results(root: Path) -> dict[str, dict]:
-    from ipguard.store import read_record
+    from ipguard.results.store import read_record
 
     out = {}
     for key, f in sorted(_store(root).items()):
@@ -517,7 +517,7 @@ def test_zoo_and_bench_sweep_match_basic_launcher(
 REQUEUE_SCRIPT = """
 import os, signal, subprocess, sys, time
 
-from ipguard.cli import task
+from ipguard.app.cli import task
 
 SCONTROL = "import os, signal; os.kill(os.getpid(), signal.SIGTERM); print('scontrol done')"
 
@@ -548,7 +548,7 @@ else:
 
 @pytest.mark.parametrize("executor", ["slurm", ""])
 def test_requeue_outlives_sigterm(executor: str) -> None:
-    """ipguard.cli.task in a SLURM job of the submitit launcher: the requeue's scontrol outlives
+    """ipguard.app.cli.task in a SLURM job of the submitit launcher: the requeue's scontrol outlives
     the SIGTERM SLURM sends the job's processes (else submitit reports the requeued job failed);
     elsewhere signal handlers are left alone."""
     env = {**os.environ, "SUBMITIT_EXECUTOR": executor}

@@ -15,16 +15,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ipguard.bench import run_bench
-from ipguard.config import typed
-from ipguard.errors import ConfigError, IPGuardError
-from ipguard.metrics import aruc
+from ipguard.app.bench import run_bench
+from ipguard.app.config import typed
+from ipguard.core.metrics import aruc
 from ipguard.models.digits import small_cnn
 from ipguard.paper.base import FigureOut, Results, TableOut
-from ipguard.paper.stealing import scores, stealing_table
+from ipguard.paper.stealing_table import scores, stealing_table
 from ipguard.paper.tables5_7 import matching_rates_table
-from ipguard.suspects import BEYOND_PAPER, Selection
+from ipguard.utils.errors import ConfigError, IPGuardError
 from ipguard.zoo import load_zoo
+from ipguard.zoo.suspects import BEYOND_PAPER, Selection
 from train.adversarial import PGD
 from train.losses import NO_LABEL, Distillation, SoftTargets, distillation_targets
 from train.plan import member_seed, plan

@@ -16,24 +16,24 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from ipguard.bench import run_bench, with_best_setting
-from ipguard.config import SWEEPS_DIR, typed
-from ipguard.errors import IPGuardError
-from ipguard.metrics import Scores
-from ipguard.record import Extraction, Record, Setting
-from ipguard.schema import BenchConfig
-from ipguard.store import ResultsStore, best_point, read_records_dir, write_record
-from ipguard.suspects import Selection
+from ipguard.app.bench import run_bench, with_best_setting
+from ipguard.app.config import SWEEPS_DIR, typed
+from ipguard.app.schema import BenchConfig
+from ipguard.core.metrics import Scores
+from ipguard.results.record import Extraction, Record, Setting
+from ipguard.results.store import ResultsStore, best_point, read_records_dir, write_record
+from ipguard.utils.errors import IPGuardError
 from ipguard.zoo import Member, file_sha256, load_zoo
+from ipguard.zoo.suspects import Selection
 
 from conftest import CONF, REPO, compose_cfg
 from helpers import env, micro_zoo
 
 FIGURES = {"fig3": ("fgsm", "eps"), "fig4": ("igsm", "eps"), "fig5": ("cw_l2", "k"),
            "fig6": ("ipguard", "k")}
-TARGETS = {"fgsm": "ipguard.methods.FGSM", "igsm": "ipguard.methods.IGSM",
-           "cw_l2": "ipguard.methods.CWL2", "ipguard": "ipguard.methods.IPGuard",
-           "random": "ipguard.methods.Random"}
+TARGETS = {"fgsm": "ipguard.core.methods.FGSM", "igsm": "ipguard.core.methods.IGSM",
+           "cw_l2": "ipguard.core.methods.CWL2", "ipguard": "ipguard.core.methods.IPGuard",
+           "random": "ipguard.core.methods.Random"}
 PAPER_METHODS = ["cw_l2", "fgsm", "igsm", "ipguard", "random"]
 
 
@@ -268,7 +268,7 @@ def test_finished_sweep_point_is_skipped_unless_forced(tiny_zoo, tmp_path, monke
     def no_extract(*_a, **_k):
         raise AssertionError("a finished point must not be recomputed")
 
-    monkeypatch.setattr("ipguard.bench.extract", no_extract)
+    monkeypatch.setattr("ipguard.app.bench.extract", no_extract)
     again = run_bench(_tiny_bench(tiny_zoo, tmp_path, "store.sweep=s1"))
     assert again.skipped and again.record.aruc == first.record.aruc
     assert (tmp_path / "out" / "results.json").is_file()
@@ -293,7 +293,7 @@ def test_a_point_measured_on_another_build_of_the_zoo_is_recomputed(tiny_zoo, tm
     def no_extract(*_a, **_k):
         raise AssertionError("recomputed")
 
-    monkeypatch.setattr("ipguard.bench.extract", no_extract)
+    monkeypatch.setattr("ipguard.app.bench.extract", no_extract)
     assert run_bench(_tiny_bench(zoo_dir, tmp_path, "store.sweep=s1")).skipped
     shutil.copytree(tiny_zoo, tmp_path / "copy" / "zoo" / "digits")  # a copy is the same zoo
     assert run_bench(_tiny_bench(tmp_path / "copy" / "zoo" / "digits", tmp_path,
@@ -311,7 +311,7 @@ def test_a_record_is_never_half_written(tmp_path, monkeypatch):
     def boom(*_a, **_k):
         raise OSError("disk full")
 
-    monkeypatch.setattr("ipguard.io.os.replace", boom)
+    monkeypatch.setattr("ipguard.utils.io.os.replace", boom)
     with pytest.raises(OSError):
         write_record(path, _record("ipguard", {"k": 3.0}, "train", "random", 0.9, 0.1))
     assert json.loads(path.read_text())["scores"]["headline"]["aruc"] == 0.1

@@ -10,11 +10,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from ipguard.bench import run_bench
-from ipguard.errors import MissingZooError
-from ipguard.metrics import score
-from ipguard.tracking import Tracker, artifact_name, finish_lightning_logger, lightning_logger
-from ipguard.wandb_source import load_wandb_api, run_group
+from ipguard.app.bench import run_bench
+from ipguard.core.metrics import score
+from ipguard.results.tracking import (
+    Tracker,
+    artifact_name,
+    finish_lightning_logger,
+    lightning_logger,
+)
+from ipguard.results.wandb_runs import load_wandb_api, run_group
+from ipguard.utils.errors import MissingZooError
 
 from conftest import compose_cfg
 from wandb_files import find_run_file, offline_records, read_records, read_run, read_summary
@@ -123,7 +128,8 @@ def _fake_bench_run(folder: Path, sweep: str = "fig6") -> dict:
              "method": "ipguard", "method_label": "IPGuard-TL", "combo": "-TL", "param": "k",
              "value": 3.0, "params": {"k": 3.0, "lr": 0.01}}
     config = {"n": 20, "seed": 0, "init": "train", "label": "least_likely",
-              "metrics": {"r": 100}, "method": {"_target_": "ipguard.methods.IPGuard", "k": 3.0},
+              "metrics": {"r": 100},
+              "method": {"_target_": "ipguard.core.methods.IPGuard", "k": 3.0},
               "ipguard": about}
     summary = {"aruc": s.aruc, "auc": s.auc, "gap": s.gap, "extraction_seconds": 1.5}
     with Tracker(mode="offline", dir=folder, group=run_group("digits", sweep),
@@ -183,9 +189,9 @@ def test_a_run_says_where_it_is(tmp_path, caplog):
     """Offline: the exact `wandb sync` command for this run's folder; online: its URL."""
     import logging
 
-    from ipguard.tracking import announce
+    from ipguard.results.tracking import announce
 
-    caplog.set_level(logging.INFO, logger="ipguard.tracking")
+    caplog.set_level(logging.INFO, logger="ipguard.results.tracking")
     with Tracker(mode="offline", dir=tmp_path, name="here") as t:
         run_dir = t.run_dir
         run_id = t.run.id

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ipguard.config import CONF_DIR
+from ipguard.app.config import CONF_DIR
 
 from conftest import compose_cfg
 
@@ -41,4 +41,4 @@ def test_the_command_line_and_a_sweep_still_win():
     cfg = compose_cfg("bench", ["dataset=fashion_mnist", "method.k=2", "method.lr=0.01"])
     assert (cfg.method.k, cfg.method.lr) == (2.0, 0.01)
     cfg = compose_cfg("bench", ["experiment=fig5_cifar10"])
-    assert cfg.method._target_ == "ipguard.methods.CWL2" and cfg.method.lr == 0.001
+    assert cfg.method._target_ == "ipguard.core.methods.CWL2" and cfg.method.lr == 0.001

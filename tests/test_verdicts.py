@@ -1,4 +1,4 @@
-"""A verdict with an error rate (ipguard.calibration, ipguard.verdicts, issue 13).
+"""A verdict with an error rate (ipguard.core.calibration, ipguard.results.verdicts, issue 13).
 
 - The p-value is exact under its model: P(p <= alpha) = alpha at every level the model can
   reach, and <= alpha between them.
@@ -25,15 +25,15 @@ import torch
 from scipy.stats import betabinom, binom, kstest
 
 from ipguard import verify
-from ipguard.calibration import NullModel, calibrate, fit_null, min_negatives
-from ipguard.fingerprint import Fingerprint
-from ipguard.intervals import as_text
-from ipguard.metrics import score
-from ipguard.paper.stealing import scores
-from ipguard.record import Extraction, Record, Setting, SuspectResult
-from ipguard.report import report
-from ipguard.store import read_records_dir
-from ipguard.verdicts import assess, verdicts_of
+from ipguard.app.report import report
+from ipguard.core.calibration import NullModel, calibrate, fit_null, min_negatives
+from ipguard.core.fingerprint import Fingerprint
+from ipguard.core.intervals import as_text
+from ipguard.core.metrics import score
+from ipguard.paper.stealing_table import scores
+from ipguard.results.record import Extraction, Record, Setting, SuspectResult
+from ipguard.results.store import read_records_dir
+from ipguard.results.verdicts import assess, verdicts_of
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "figures_v1" / "results" / "digits"
 LEVELS = {0.01: 0.012, 0.05: 0.025, 0.1: 0.035, 0.25: 0.05, 0.5: 0.06}

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ipguard.tracking import Tracker, wait_until_written
+from ipguard.results.tracking import Tracker, wait_until_written
 
 from wandb_files import find_run_file, iter_record_bytes, read_records
 

@@ -16,10 +16,10 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 from test_datasets import write_cifar
 
-from ipguard.config import typed
-from ipguard.errors import MissingZooError
-from ipguard.suspects import FINETUNE, HARDER, STEALING
+from ipguard.app.config import typed
+from ipguard.utils.errors import MissingZooError
 from ipguard.zoo import load_zoo
+from ipguard.zoo.suspects import FINETUNE, HARDER, STEALING
 from train.plan import SELECTIONS, plan, selections
 from train.postprocess import pruning_levels
 from train.schema import TrainConfig, ZooSpec
@@ -282,7 +282,7 @@ def test_imagenet_pretrained_members_are_loaded_not_trained(tmp_path):
     """`recipe: null`: the network is saved as constructed (here without downloadable weights:
     weights=null), recorded with `weights: null` so it is rebuilt without a download; with no
     ImageNet folder there is no test accuracy and the positives say what they need."""
-    from ipguard.errors import IPGuardError
+    from ipguard.utils.errors import IPGuardError
     from train.zoo import build_zoo
 
     zoo = _zoo("imagenet", tmp_path)

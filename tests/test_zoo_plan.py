@@ -9,11 +9,11 @@ import shutil
 import pytest
 import torch
 
-from ipguard.classifier import ForestClassifier
-from ipguard.config import typed
-from ipguard.errors import ConfigError
+from ipguard.app.config import typed
+from ipguard.core.classifier import ForestClassifier
 from ipguard.models.digits import small_cnn
 from ipguard.models.forest import train_forest
+from ipguard.utils.errors import ConfigError
 from ipguard.zoo import FOREST_FILE, Member, file_sha256, is_built, load_zoo, save_member
 from train.plan import member_seed, plan
 from train.schema import TrainConfig, ZooSpec

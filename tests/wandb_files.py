@@ -125,8 +125,8 @@ def read_run(records: list[Any]) -> tuple[dict, dict, bool]:
 
 def offline_records(folder: str | Path, dataset: str, sweeps: list[str]) -> list[Any]:
     """The records W&B holds for the finished bench runs of ``sweeps`` under ``folder``,
-    rebuilt as ``ipguard.wandb_source`` rebuilds runs read through the public API."""
-    from ipguard.wandb_source import record_from_wandb
+    rebuilt as ``ipguard.results.wandb_runs`` rebuilds runs read through the public API."""
+    from ipguard.results.wandb_runs import record_from_wandb
 
     out = []
     for run_file in sorted(Path(folder).rglob("*.wandb")):

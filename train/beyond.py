@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 import lightning as L
 from torch import nn
 
-from ipguard.classifier import TorchClassifier
-from ipguard.flops import count_flops
+from ipguard.core.classifier import TorchClassifier
 from ipguard.models.layers import count_parameters
 from ipguard.zoo import Member, build_from_spec, member_dir
 from train.adversarial import PGD
 from train.fit import Trained
+from train.flops import count_flops
 from train.losses import Distillation, SoftTargets, distillation_targets
 from train.plan import MemberJob
 from train.stealing import (

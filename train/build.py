@@ -16,18 +16,18 @@ import lightning as L
 import torch
 from torch import nn
 
-from ipguard.classifier import Classifier, ForestClassifier, TorchClassifier, accuracy
+from ipguard.app.runtime import check_memory as check_bytes
+from ipguard.app.runtime import format_bytes, images_bytes, training_bytes
+from ipguard.core.classifier import Classifier, ForestClassifier, TorchClassifier, accuracy
 from ipguard.data import ImageData
-from ipguard.errors import IPGuardError, MissingZooError
-from ipguard.flops import count_flops
 from ipguard.models.forest import train_forest
 from ipguard.models.layers import count_parameters
-from ipguard.progress import Eta
-from ipguard.runtime import check_memory as check_bytes
-from ipguard.runtime import format_bytes, images_bytes, training_bytes
-from ipguard.suspects import FINETUNE, PRUNING, in_paper
+from ipguard.utils.errors import IPGuardError, MissingZooError
+from ipguard.utils.progress import Eta
 from ipguard.zoo import Member, build_from_spec, is_built, member_dir, save_member
+from ipguard.zoo.suspects import FINETUNE, PRUNING, in_paper
 from train.fit import Fitter, Trained
+from train.flops import count_flops
 from train.module import apply_masks
 from train.plan import MemberJob, model_specs, plan, stored_spec
 from train.postprocess import (

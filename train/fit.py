@@ -28,13 +28,13 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.io import AsyncCheckpointIO, TorchCheckpointIO
 from torch import nn
 
-from ipguard.config import plain
+from ipguard.app.config import plain
+from ipguard.app.runtime import native_bf16
 from ipguard.data import ImageData
-from ipguard.errors import IPGuardError
-from ipguard.io import atomic_write, remove_stale_tmp
-from ipguard.progress import Progress, resolve_mode
-from ipguard.runtime import native_bf16
-from ipguard.tracking import finish_lightning_logger, lightning_logger
+from ipguard.results.tracking import finish_lightning_logger, lightning_logger
+from ipguard.utils.errors import IPGuardError
+from ipguard.utils.io import atomic_write, remove_stale_tmp
+from ipguard.utils.progress import Progress, resolve_mode
 from train.datamodule import ImageDataModule
 from train.module import ClassifierModule, LastCheckpoint, checkpoint_identity, read_checkpoint
 from train.schema import Recipe
@@ -127,7 +127,7 @@ class BatchBar(TQDMProgressBar):
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's checkpoint writer through :func:`ipguard.io.atomic_write` (temporary file,
+    """Lightning's checkpoint writer through :func:`ipguard.utils.io.atomic_write` (temporary file,
     fsync, rename): a build killed while writing leaves the previous checkpoint intact."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any,
@@ -257,7 +257,7 @@ class Fitter:
         checkpoint IO that writes atomically in a background thread."""
         callbacks: list[L.Callback] = [checkpoint, *self.callbacks]
         # Lightning's own bar on a terminal (it draws on stdout), a line every so often
-        # elsewhere, nothing with IPGUARD_PROGRESS=off (ipguard.progress).
+        # elsewhere, nothing with IPGUARD_PROGRESS=off (ipguard.utils.progress).
         shown = resolve_mode(sys.stdout)
         if shown in ("log", "bar"):
             callbacks.append(TrainingProgress(name) if shown == "log" else BatchBar())

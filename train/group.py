@@ -31,7 +31,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
-from ipguard.config import plain
+from ipguard.app.config import plain
 from ipguard.data import ImageData
 from ipguard.models.layers import last_linear
 from train.datamodule import batches

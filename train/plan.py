@@ -10,8 +10,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ipguard.errors import ConfigError
-from ipguard.suspects import FINETUNE, HARDER, PRUNING, STEALING, fraction_text, level_name
+from ipguard.utils.errors import ConfigError
+from ipguard.zoo.suspects import FINETUNE, HARDER, PRUNING, STEALING, fraction_text, level_name
 from train.postprocess import pruning_levels
 from train.schema import API, Recipe, SeededSpec, StudentSpec, ZooSpec
 

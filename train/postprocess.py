@@ -13,8 +13,8 @@ from fractions import Fraction
 import torch
 from torch import nn
 
-from ipguard.errors import ConfigError
 from ipguard.models.layers import last_linear
+from ipguard.utils.errors import ConfigError
 
 FINETUNE_KINDS = {
     # kind: (re-initialise the last layer, which layers train)

@@ -1,6 +1,6 @@
 """The config schema of ``python -m train.zoo``: the zoo spec (conf/zoo/<dataset>.yaml), its
 training recipes, and the entry point's own settings. Types and choices are checked while
-Hydra composes; ranges in ``__post_init__`` (see ipguard.schema)."""
+Hydra composes; ranges in ``__post_init__`` (see ipguard.app.schema)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 
 from omegaconf import MISSING
 
-from ipguard.errors import ConfigError
-from ipguard.schema import DatasetConfig, LoggerConfig, PathsConfig, at_least, within
-from ipguard.suspects import FINETUNE
+from ipguard.app.schema import DatasetConfig, LoggerConfig, PathsConfig, at_least, within
+from ipguard.utils.errors import ConfigError
+from ipguard.zoo.suspects import FINETUNE
 
 
 class Optimizer(StrEnum):
@@ -294,3 +294,11 @@ class TrainConfig:
                  "null (SLURM_CPUS_PER_TASK or all) or an integer >= 1")
         at_least("checkpoint_every_n_epochs", self.checkpoint_every_n_epochs, 0,
                  "epochs between resumable checkpoints, >= 1 (0: none)")
+
+
+def register() -> None:
+    """Store :class:`TrainConfig` in Hydra's ConfigStore as ``train_schema`` (conf/train.yaml
+    extends it), beside the schemas ``ipguard.app.config.register`` stores."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="train_schema", node=TrainConfig)

@@ -18,10 +18,10 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import Dataset, Subset, TensorDataset
 
-from ipguard.classifier import Classifier, TorchClassifier
+from ipguard.core.classifier import Classifier, TorchClassifier
 from ipguard.data import ImageData
-from ipguard.errors import ConfigError, IPGuardError
-from ipguard.io import atomic_write
+from ipguard.utils.errors import ConfigError, IPGuardError
+from ipguard.utils.io import atomic_write
 
 QUERIES_FILE = "queries.safetensors"   # <zoo>/.partial/<member>/: the answers, asked once
 

@@ -16,14 +16,15 @@ import logging
 import hydra
 from omegaconf import DictConfig
 
-from ipguard.checks import check_device, check_folder, training_images
-from ipguard.cli import entry, task
-from ipguard.config import CONF_DIR, plain, typed
-from ipguard.runtime import configure_threads
-from ipguard.targets import check_loader, check_model
+from ipguard.app.checks import check_device, check_folder, training_images
+from ipguard.app.cli import entry, task
+from ipguard.app.config import CONF_DIR, plain, typed
+from ipguard.app.runtime import configure_threads
+from ipguard.utils.targets import check_loader, check_model
 from train.build import ZooBuilder, check_memory
 from train.plan import model_specs, plan
 from train.schema import TrainConfig
+from train.schema import register as register_train
 from train.stealing import check_budgets, pool_size
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def _main(cfg: DictConfig) -> None:
     build_zoo(cfg)
 
 
-main = entry(_main)
+main = entry(_main, register_train)
 
 if __name__ == "__main__":
     main()

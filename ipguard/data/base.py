@@ -37,7 +37,7 @@ def first_per_class(labels: torch.Tensor | list[int], limit: int | None,
     if limit is None:
         return torch.arange(len(labels))
     if limit < 1:
-        from ipguard.errors import ConfigError
+        from ipguard.utils.errors import ConfigError
 
         raise ConfigError(field, limit, "null (all) or an integer >= 1")
     order = torch.argsort(labels, stable=True)

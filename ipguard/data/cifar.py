@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 
 from ipguard.data.base import ImageData, first_per_class
 from ipguard.data.imagefolder import read_split
-from ipguard.errors import ConfigError, IPGuardError
+from ipguard.utils.errors import ConfigError, IPGuardError
 
 
 @dataclass(frozen=True)

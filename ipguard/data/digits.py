@@ -8,7 +8,7 @@ from sklearn.model_selection import train_test_split
 from torch.utils.data import TensorDataset
 
 from ipguard.data.base import ImageData
-from ipguard.errors import ConfigError
+from ipguard.utils.errors import ConfigError
 
 
 def load_digits_data(test_size: float = 0.2, split_seed: int = 0) -> ImageData:

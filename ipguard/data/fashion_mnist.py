@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from ipguard.data.base import ImageData
-from ipguard.errors import IPGuardError
+from ipguard.utils.errors import IPGuardError
 
 DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
 APT_COMMAND = "apt-get install -y dataset-fashion-mnist"

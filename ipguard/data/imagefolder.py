@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ipguard.errors import IPGuardError
+from ipguard.utils.errors import IPGuardError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 

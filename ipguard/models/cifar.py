@@ -15,8 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ipguard.errors import ConfigError
 from ipguard.models.layers import PixelClassifier
+from ipguard.utils.errors import ConfigError
 
 VGG16_LAYERS = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
                 512, 512, 512, "M")

@@ -17,8 +17,8 @@ from typing import Any
 
 from torch import nn
 
-from ipguard.errors import ConfigError, IPGuardError
 from ipguard.models.layers import PixelClassifier
+from ipguard.utils.errors import ConfigError, IPGuardError
 
 IMAGENET_CLASSES = 1000
 

@@ -15,7 +15,7 @@ and the few options it needs; it returns the tables and figures to write (``Outp
 
 from typing import Any
 
-# The registry imports every artifact (and matplotlib); ``ipguard.config.register()`` imports
+# The registry imports every artifact (and matplotlib); ``ipguard.app.config.register()`` imports
 # this package for its config schema only, so the registry loads on first use.
 _REGISTRY = ("ARTIFACTS", "Artifact", "Inputs", "sweeps_needed")
 

@@ -2,7 +2,7 @@
 returns (tables and figures to write, warnings), and how a method's setting is printed.
 
 An artifact never writes a file itself: it returns ``TableOut`` items (saved by the entry point
-as Markdown, LaTeX and CSV) and ``FigureOut`` items (a drawing function from ``ipguard.plots``
+as Markdown, LaTeX and CSV) and ``FigureOut`` items (a drawing function from ``ipguard.paper.plots``
 that the entry point calls with the file's path)."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ipguard.methods import PARAM_MATH, math_name, method_order, paper_name
-from ipguard.record import Record, canonical, format_value
-from ipguard.seeding import INITS, LABELS, combo_suffix
-from ipguard.store import Point, best_point, group_points
-from ipguard.tables import Table
+from ipguard.core.methods import PARAM_MATH, math_name, method_order, paper_name
+from ipguard.core.seeding import INITS, LABELS, combo_suffix
+from ipguard.paper.tables import Table
+from ipguard.results.record import Record, canonical, format_value
+from ipguard.results.store import Point, best_point, group_points
 
 # The four combos in the paper's order (Table 3): -TR, -TL, -RR, -RL.
 COMBOS = tuple(combo_suffix(init, label) for init in INITS for label in LABELS)

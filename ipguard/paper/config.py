@@ -7,9 +7,9 @@ from enum import StrEnum
 
 from omegaconf import MISSING
 
-from ipguard.errors import ConfigError
-from ipguard.schema import DatasetConfig, LoggerConfig, PathsConfig
-from ipguard.suspects import Selection
+from ipguard.app.schema import DatasetConfig, LoggerConfig, PathsConfig
+from ipguard.utils.errors import ConfigError
+from ipguard.zoo.suspects import Selection
 
 
 class Source(StrEnum):
@@ -58,7 +58,7 @@ class FiguresConfig:
     suspects: Selection = field(default_factory=Selection)
     figures: dict[str, FigureSpec] = field(default_factory=dict)
     tables: TablesConfig = field(default_factory=TablesConfig)
-    # 95 % intervals in Figures 3-6 (bands), Tables 4 and 5-7 (issue 13, docs/verdicts.md);
+    # 95 % intervals in Figures 3-6 (bands), Tables 4 and 5-7 (docs/verdicts.md);
     # false: every table exactly as before them
     intervals: bool = True
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from ipguard.data import dataset_title
 from ipguard.paper.base import FigureOut, Output, best_by_method, method_varied, setting_text
-from ipguard.plots import RUPanel, plot_ru_panels
-from ipguard.record import Record
+from ipguard.paper.plots import RUPanel, plot_ru_panels
+from ipguard.results.record import Record
 
 
 def ru_figure(dataset: str, records: Iterable[Record]) -> Output:

@@ -3,7 +3,7 @@ panel per dataset; the numbers again as a table (``<name>-data``).
 
 Each point is the mean ARUC over seeds with its 95 % interval shaded (``aruc_interval``: the
 bootstrap over seeds and their points where several ran, else over the record's fingerprint
-points; ``intervals=false``: the seeds' range, as before issue 13). When a sweep also varied
+points; ``intervals=false``: the seeds' range, as in the paper). When a sweep also varied
 other parameters of the method (k x lr), each (combo, value) shows the best setting over those,
 and the panel and the table say so. A grid point without a record is named in a warning."""
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from ipguard.core.methods import PARAM_MATH, math_name, paper_name
 from ipguard.data import dataset_title
-from ipguard.methods import PARAM_MATH, math_name, paper_name
 from ipguard.paper.base import (
     COMBOS,
     FigureOut,
@@ -24,11 +24,11 @@ from ipguard.paper.base import (
 )
 from ipguard.paper.config import FigureSpec
 from ipguard.paper.grid import missing_points, missing_warning
-from ipguard.plots import SweepLine, SweepPanel, plot_aruc_sweep
-from ipguard.record import canonical, format_value
-from ipguard.store import Point, best_point, group_points
-from ipguard.tables import Table, fmt, fmt_range
-from ipguard.verdicts import ARUC_INTERVAL, NO_MATCHES, aruc_interval, interval_columns
+from ipguard.paper.plots import SweepLine, SweepPanel, plot_aruc_sweep
+from ipguard.paper.tables import Table, fmt, fmt_range
+from ipguard.results.record import canonical, format_value
+from ipguard.results.store import Point, best_point, group_points
+from ipguard.results.verdicts import ARUC_INTERVAL, NO_MATCHES, aruc_interval, interval_columns
 
 BAND = "shaded: 95 % interval (bootstrap over seeds and fingerprint points)"
 

@@ -9,12 +9,12 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from ipguard.config import SWEEPS_DIR
-from ipguard.methods import paper_name
+from ipguard.app.config import SWEEPS_DIR
+from ipguard.core.methods import paper_name
+from ipguard.core.seeding import INITS, LABELS, combo_suffix
 from ipguard.paper.base import combo_rank
-from ipguard.record import format_value
-from ipguard.seeding import INITS, LABELS, combo_suffix
-from ipguard.store import Point
+from ipguard.results.record import format_value
+from ipguard.results.store import Point
 
 
 def expected_grid(sweep: str, param: str | None) -> tuple[list[Any], list[str], list[int]]:

@@ -11,14 +11,14 @@ from ipguard.paper.config import FiguresConfig, FigureSpec, Grid, TablesConfig
 from ipguard.paper.fig2 import ru_figure
 from ipguard.paper.fig3_6 import sweep_figure
 from ipguard.paper.seeds_table import seeds_table
-from ipguard.paper.stealing import stealing_table
+from ipguard.paper.stealing_table import stealing_table
 from ipguard.paper.table4 import best_aruc_table
 from ipguard.paper.table8 import seconds_table
 from ipguard.paper.tables1_2 import zoo_tables
 from ipguard.paper.tables5_7 import matching_rates_table
 from ipguard.paper.verdicts_table import verdicts_table
-from ipguard.suspects import Selection
 from ipguard.zoo import Zoo
+from ipguard.zoo.suspects import Selection
 
 
 @dataclass

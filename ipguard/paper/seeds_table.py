@@ -1,4 +1,4 @@
-"""``seeds-<dataset>`` (issue 12): every method and combo at its own best setting, over the
+"""``seeds-<dataset>`` (sweeps/seeds.yaml): every method and combo at its own best setting, over the
 seeds the ``seeds`` sweep ran (0-4 by default): the ARUC as mean ± standard deviation with its
 95 % interval, and where it goes (Eq. 7 = mean positive - mean negative when the sets
 separate): the mean positive and negative matching rates, each mean ± sd over the seeds.
@@ -11,14 +11,14 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
-from ipguard.area import decompose
+from ipguard.core.methods import method_order
 from ipguard.data import dataset_title
-from ipguard.methods import method_order
 from ipguard.paper.base import Output, TableOut, combo_rank, setting_text
-from ipguard.record import Record
-from ipguard.store import group_points
-from ipguard.tables import Table, fmt_range
-from ipguard.verdicts import ARUC_INTERVAL, aruc_interval
+from ipguard.paper.tables import Table, fmt_range
+from ipguard.results.area import decompose
+from ipguard.results.record import Record
+from ipguard.results.store import group_points
+from ipguard.results.verdicts import ARUC_INTERVAL, aruc_interval
 
 HEADER = ["Method", "Seeds", "ARUC mean ± sd", "95 % interval", "Positives mean ± sd",
           "Negatives mean ± sd", "Separated"]

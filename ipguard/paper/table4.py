@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ipguard.core.methods import method_order, paper_name
 from ipguard.data import dataset_title
-from ipguard.methods import method_order, paper_name
 from ipguard.paper.base import (
     Output,
     Results,
@@ -16,9 +16,9 @@ from ipguard.paper.base import (
     method_varied,
     others_text,
 )
-from ipguard.record import format_value
-from ipguard.tables import Table, fmt, fmt_range
-from ipguard.verdicts import ARUC_INTERVAL, NO_MATCHES, aruc_interval, interval_columns
+from ipguard.paper.tables import Table, fmt, fmt_range
+from ipguard.results.record import format_value
+from ipguard.results.verdicts import ARUC_INTERVAL, NO_MATCHES, aruc_interval, interval_columns
 
 
 def best_aruc_table(results: Results, best_from: Sequence[str], intervals: bool = True) -> Output:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from ipguard.core.methods import method_class, method_order, paper_name
 from ipguard.data import dataset_title
-from ipguard.methods import method_class, method_order, paper_name
 from ipguard.paper.base import Output, Results, TableOut, best_by_method
-from ipguard.record import Record
-from ipguard.tables import Table
+from ipguard.paper.tables import Table
+from ipguard.results.record import Record
 
 
 def seconds_table(results: Results, best_from: Sequence[str], sweep: str) -> Output:

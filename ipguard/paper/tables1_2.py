@@ -8,9 +8,9 @@ from collections.abc import Mapping
 
 from ipguard.data import dataset_title
 from ipguard.paper.base import Output, TableOut
-from ipguard.suspects import Selection, family_row, in_paper, suspect_label
-from ipguard.tables import Table, fmt, fmt_range, merge_rows
+from ipguard.paper.tables import Table, fmt, fmt_range, merge_rows
 from ipguard.zoo import Member, Zoo
+from ipguard.zoo.suspects import Selection, family_row, in_paper, suspect_label
 
 GROUP_ORDER = {"Target": 0, "Positive": 1, "Negative": 2}
 

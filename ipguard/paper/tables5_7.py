@@ -8,9 +8,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ipguard.area import PAPER_CIFAR10, decompose
+from ipguard.core.methods import paper_name
 from ipguard.data import dataset_title
-from ipguard.methods import paper_name
 from ipguard.paper.base import (
     Output,
     Results,
@@ -20,10 +19,11 @@ from ipguard.paper.base import (
     point_of,
     setting_text,
 )
-from ipguard.record import Record, SuspectResult
-from ipguard.suspects import LABELS, family_rank, family_row, in_paper, suspect_label
-from ipguard.tables import Table, fmt, fmt_range, merge_rows
-from ipguard.verdicts import NO_MATCHES, interval_columns, interval_of
+from ipguard.paper.tables import Table, fmt, fmt_range, merge_rows
+from ipguard.results.area import PAPER_CIFAR10, decompose
+from ipguard.results.record import Record, SuspectResult
+from ipguard.results.verdicts import NO_MATCHES, interval_columns, interval_of
+from ipguard.zoo.suspects import LABELS, family_rank, family_row, in_paper, suspect_label
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""``verdicts-<dataset>`` (issue 13): for each method and combo at its best setting, the
+"""``verdicts-<dataset>`` (docs/verdicts.md): for each method and combo at its best setting, the
 threshold calibrated at FPR 1 % and 5 % on the record's negatives, the FPR it reached on held-out
 negatives (leave one family out; random splits), the TPR on the headline's positives, how many
 negatives it rests on and whether they support the target FPR (docs/verdicts.md)."""
@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ipguard.calibration import min_negatives
+from ipguard.core.calibration import min_negatives
+from ipguard.core.methods import method_order
 from ipguard.data import dataset_title
-from ipguard.methods import method_order
 from ipguard.paper.base import COMBOS, Output, TableOut, method_varied, setting_text
-from ipguard.record import Record
-from ipguard.store import best_point
-from ipguard.tables import Table, fmt, fmt_tau
-from ipguard.verdicts import verdicts_of
+from ipguard.paper.tables import Table, fmt, fmt_tau
+from ipguard.results.record import Record
+from ipguard.results.store import best_point
+from ipguard.results.verdicts import verdicts_of
 
 HEADER = ["Method", "Negatives", "FPR", "τ", "Held-out FPR (families)",
           "Held-out FPR (random)", "TPR", "Supported"]
