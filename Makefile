@@ -44,8 +44,10 @@ figures: $(STAMP)
 efficiency: $(STAMP)
 	$(BIN)/python -m ipguard.bench -m sweep=table8 dataset=$(DATASET) $(BENCH_ARGS)
 
+# ruff, and the layers of docs/design.md as import-linter contracts (pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check ipguard train tests benchmarks
+	$(BIN)/lint-imports
 
 # The default suite (pytest exits non-zero on failures and on "no tests ran"), one worker per
 # core (at most 4; each test module stays on one worker, so its fixtures are built once).

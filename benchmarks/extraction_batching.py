@@ -86,14 +86,14 @@ def main() -> None:
                 for method in methods:
                     fp = extract(target, method, init="train", label="least_likely", n=args.n,
                                  train_x=train_x)
-                    seconds[method.name].append(fp.meta["seconds"])
+                    seconds[method.name].append(fp.meta.seconds)
                     prints[method.name] = fp
         a, b = (prints[m.name] for m in methods)
         same = torch.equal(a.x, b.x) and torch.equal(a.y, b.y)
         detail = "yes" if same else f"no (max |dx| {float((a.x - b.x).abs().max()):.2e})"
         fast, slow = (statistics.median(seconds[m.name]) for m in methods)
         print(f"{k:4g} {fast:11.2f}s {slow:11.2f}s {slow / fast:5.2f}x "
-              f"{a.meta['mean_iterations']:10.1f}  {detail}   (other load {load})", flush=True)
+              f"{a.meta.mean_iterations:10.1f}  {detail}   (other load {load})", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""Helpers shared by the reliability tests (issue 7): a micro digits zoo built once per test
-process by the real builder, and the entry points run as real subprocesses.
+"""Helpers shared by the reliability tests (docs/reliability.md): a micro digits zoo built once per
+test process by the real builder, and the entry points run as real subprocesses.
 
 No tests here; the other ``test_reliability_*`` files import these."""
 

@@ -1,6 +1,6 @@
-"""CIFAR on a CPU (issue 12, item 4): ``cpu=cifar10`` / ``cpu=cifar100`` pick the dataset, a
-stratified subset, short recipes, fewer members and folders of their own; here end to end on
-CIFAR files in torchvision's format that the test writes (real CIFAR cannot be downloaded on
+"""CIFAR on a CPU (docs/zoos.md, "CIFAR on a CPU"): ``cpu=cifar10`` / ``cpu=cifar100`` pick the
+dataset, a stratified subset, short recipes, fewer members and folders of their own; here end to end
+on CIFAR files in torchvision's format that the test writes (real CIFAR cannot be downloaded on
 these machines; the preset's own numbers stay as they are for real CIFAR)."""
 
 from __future__ import annotations

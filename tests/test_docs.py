@@ -1,4 +1,4 @@
-"""Every command the README and docs show runs as written (issue 14, item 9): each
+"""Every command the README and docs show runs as written, so a reader can paste it: each
 ``python -m ipguard.bench|ipguard.figures|train.zoo ...`` line is composed with its overrides
 (the first value of a sweep) against the real configs and typed by its schema, each
 ``make <target>`` names a target of the Makefile, and every relative link points at a file."""
@@ -15,8 +15,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import open_dict
 
 from ipguard.app.config import CONF_DIR, typed
-from ipguard.app.schema import BenchConfig
-from ipguard.paper.config import FiguresConfig
+from ipguard.app.schema import BenchConfig, FiguresConfig
 from train.schema import TrainConfig
 
 from conftest import REPO

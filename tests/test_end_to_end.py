@@ -3,13 +3,17 @@
 import subprocess
 import sys
 
+import hydra
 import pytest
+import torch
 
 from ipguard.app.bench import run_bench
 from ipguard.core.metrics import aruc
 from ipguard.results.store import read_record
 from ipguard.utils.errors import MissingZooError
-from ipguard.zoo import load_zoo
+from ipguard.zoo import Member, load_zoo
+from ipguard.zoo.member import ROLES
+from ipguard.zoo.suspects import FINETUNE, PRUNING
 
 from conftest import REPO, TINY_ZOO, compose_cfg
 from wandb_files import find_run_file, read_summary
@@ -28,24 +32,45 @@ def _bench_cfg(zoo_dir, out, *overrides):
     return cfg
 
 
+def _measured(member: Member, x: torch.Tensor, y: torch.Tensor) -> tuple[float, int, int]:
+    """A member's test accuracy, parameters and non-zero parameters measured again from its
+    saved files, independently of the builder (a forest's parameters are its node slots)."""
+    classifier = member.load_classifier()
+    predicted = classifier.predict(x).tolist()
+    accuracy = sum(p == t for p, t in zip(predicted, y.tolist(), strict=True)) / len(y)
+    if member.is_forest:
+        nodes = int(classifier.ensemble.left.size)
+        return accuracy, nodes, nodes
+    params = list(member.load_module().parameters())
+    return (accuracy, sum(p.numel() for p in params),
+            sum(int(torch.count_nonzero(p)) for p in params))
+
+
 def test_tiny_zoo_is_complete_and_described(tiny_zoo):
     zoo = load_zoo(tiny_zoo)
     negatives = [m for m in zoo.members if m.role == "negative"]
     assert {k: sum(m.kind == k for m in negatives) for k in TINY_NEGATIVES} == TINY_NEGATIVES
-    for kind in ("ftll", "ftal", "rtll", "rtal"):
+    for kind in FINETUNE:
         assert [m.kind for m in zoo.members if m.role == "positive"].count(kind) == 1
     for kind, levels in TINY_LEVELS.items():  # every level kept, or the chain ends rejected
         roles = [m.role for m in zoo.members if m.kind == kind]
         kept = roles.count("positive")
         assert roles == ["positive"] * kept + (["rejected"] if kept < levels else [])
     assert zoo.target.test_accuracy >= 0.95  # converged
+    # member.json describes each member as its files are: the test accuracy on the dataset's
+    # test split, the parameters (pruning zeroes some, keeping the shapes), the training time
+    x, y = hydra.utils.call(compose_cfg("train", TINY_ZOO).dataset.loader).test_tensors()
     for m in zoo.members:
-        assert m.role in ("target", "positive", "negative", "rejected")
-        assert m.test_accuracy is not None and m.parameters and m.train_seconds is not None
+        assert m.role in ROLES
+        accuracy, parameters, nonzero = _measured(m, x, y)
+        assert m.test_accuracy == pytest.approx(accuracy, rel=1e-6), m.name
+        assert (m.parameters, m.nonzero_parameters) == (parameters, nonzero), m.name
+        assert (nonzero < parameters) == (m.kind in PRUNING), m.name  # only pruning zeroes
+        assert m.train_seconds > 0, m.name  # every member here is trained, and timed
         if m.role == "positive":
             assert m.parent == "target"
     for m in zoo.members:  # the 3 % rule held for every pruned positive, and broke for rejected
-        if m.kind in ("wp", "fp"):
+        if m.kind in PRUNING:
             loss = zoo.target.test_accuracy - m.test_accuracy
             assert (loss <= 0.03 + 1e-9) == (m.role == "positive")
 
@@ -76,7 +101,8 @@ def test_positives_match_more_than_negatives_and_results_agree(tiny_zoo, tmp_pat
     summary = read_summary(find_run_file(tmp_path / "wandb"))
     assert summary["aruc"] == pytest.approx(on_disk.aruc, abs=1e-12)
     assert summary["gap"] == pytest.approx(on_disk.gap, abs=1e-12)
-    # issue 13: per-point matches, p-values, calibrated thresholds and the ARUC's interval
+    # each suspect's per-point matches and p-value, the calibrated thresholds and the ARUC's
+    # interval (docs/verdicts.md) are stored in the record and mirrored in W&B
     assert all(len(s.matches) == 40 and sum(map(int, s.matches)) == round(40 * s.matching_rate)
                for s in on_disk.suspects)
     assert on_disk.verdicts == record.verdicts and on_disk.verdicts.null.negatives == len(neg)

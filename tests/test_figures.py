@@ -25,9 +25,12 @@ import pytest
 from omegaconf import open_dict
 
 from ipguard.app.bench import run_bench
+from ipguard.app.config import SWEEPS_DIR, typed
 from ipguard.app.figures import build_figures
+from ipguard.app.schema import FiguresConfig
+from ipguard.app.sweeps import sweep_grid
+from ipguard.core.methods import METHODS
 from ipguard.core.metrics import score
-from ipguard.paper.grid import expected_grid
 from ipguard.results.record import Extraction, Record, Setting, SuspectResult
 from ipguard.results.store import ResultsStore, read_records_dir
 from ipguard.zoo import load_zoo
@@ -54,6 +57,17 @@ def _csv(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def _settings(root: Path) -> FiguresConfig:
+    """conf/figures.yaml as the entry point types it (which figures, which sweeps)."""
+    return typed(compose_cfg("figures", ["logger=none"], root), FiguresConfig)
+
+
+def _fixture_records(sweeps: list[str]) -> list[Record]:
+    """The schema-1 fixture's records of ``sweeps`` (every dataset)."""
+    return [r for folder in sorted((FIXTURE / "results").iterdir()) for sweep in sweeps
+            for r in read_records_dir(folder / sweep)]
+
+
 # --------------------------------------------------------------------------- a schema-1 store
 def test_a_schema_1_store_gives_the_tables_the_old_code_gave(tmp_path):
     """With intervals off, every table the old code wrote is byte-identical."""
@@ -63,18 +77,28 @@ def test_a_schema_1_store_gives_the_tables_the_old_code_gave(tmp_path):
     assert {p.suffix for p in expected} == {".md", ".csv"} and len(expected) == 14
     for path in expected:
         assert (tmp_path / "out" / path.name).read_bytes() == path.read_bytes(), path.name
-    for name in ("fig2-digits", "fig3", "fig4", "fig5", "fig6"):
+    # Figures 3-6 as conf/figures.yaml lists them, and Figure 2 for each dataset of the store
+    specs = _settings(tmp_path).figures
+    datasets = sorted(p.name for p in (FIXTURE / "results").iterdir())
+    assert specs and datasets
+    for name in [*specs, *(f"fig2-{d}" for d in datasets)]:
         assert (tmp_path / "out" / f"{name}.png").stat().st_size > 5000, name
     assert any("Tables 1-2: no zoo" in w for w in report.warnings)
+    # the fixture holds a few points of each figure's grid: each figure names its missing ones
+    # and the sweep that computes them
     missing = [w for w in report.warnings if "missing" in w]
-    assert len(missing) == 4 and all("-m sweep=fig" in w for w in missing)
+    assert sorted(w.split(" on ")[0] for w in missing) == sorted(s.title for s in specs.values())
+    for spec in specs.values():
+        (warning,) = [w for w in missing if w.startswith(f"{spec.title} on ")]
+        assert f"-m sweep={spec.sweep} dataset=digits" in warning
 
 
 def test_the_grid_comes_from_the_sweep_file():
-    values, combos, seeds = expected_grid("fig6", "k")
-    assert len(values) == 18 and 200 in values
-    assert combos == ["-TR", "-TL", "-RR", "-RL"] and seeds == []
-    assert expected_grid("no-such-sweep", "k") == ([], [], [])
+    grid = sweep_grid(SWEEPS_DIR / "fig6.yaml")
+    assert grid is not None and list(grid.values) == ["k"]
+    assert len(grid.values["k"]) == 18 and 200 in grid.values["k"]
+    assert list(grid.combos) == ["-TR", "-TL", "-RR", "-RL"] and list(grid.seeds) == []
+    assert sweep_grid(SWEEPS_DIR / "no-such-sweep.yaml") is None
 
 
 # --------------------------------------------------------------------------- two parameters
@@ -316,7 +340,11 @@ def test_the_means_table_and_the_verdicts_of_a_schema_1_store(tmp_path):
     for name in ("table4", "fig6-data", "table5-7-digits", "table5-7-digits-means"):
         assert "no per-point matches" in (tmp_path / "out" / f"{name}.md").read_text(), name
     verdicts = _csv(tmp_path / "out" / "verdicts-digits.csv")
-    assert {r["method"] for r in verdicts} == {"random", "fgsm", "igsm", "cw_l2", "ipguard"}
+    # a row for each method whose best setting the store holds (the sweeps best_from names):
+    # the fixture has every method the paper tunes (tests/data/figures_v1/README.md)
+    measured = {r.setting.method for r in _fixture_records(_settings(tmp_path).tables.best_from)}
+    assert measured == {name for name, cls in METHODS.items() if cls.tuning_name() == name}
+    assert {r["method"] for r in verdicts} == measured
     assert {r["negatives"] for r in verdicts} == {"35"}
     rows = _csv(tmp_path / "out" / "table5-7-digits-means.csv")
     assert {r["method"] for r in rows} >= {"ipguard", "random"}

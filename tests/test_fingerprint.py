@@ -1,5 +1,7 @@
 """Fingerprints save and load without pickle; bad files are refused with one clear line."""
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
@@ -21,10 +23,10 @@ def test_round_trip_keeps_points_labels_and_metadata(tmp_path):
     path = fp.save(tmp_path / "fp.safetensors")
     back = Fingerprint.load(path)
     assert torch.equal(back.x, fp.x) and torch.equal(back.y, fp.y)
-    assert back.meta == {**fp.meta, "params": {**fp.meta["params"],
-                                                "betas": list(fp.meta["params"]["betas"])}}
-    assert back.meta["combo"] == "-RL" and back.meta["seed"] == 3 and back.meta["n"] == 12
-    assert back.meta["params"]["k"] == 0.5 and back.meta["seconds"] == fp.meta["seconds"] > 0
+    params = {**fp.meta.params, "betas": list(fp.meta.params["betas"])}
+    assert back.meta == dataclasses.replace(fp.meta, params=params)
+    assert back.meta.combo == "-RL" and back.meta.seed == 3 and back.meta.n == 12
+    assert back.meta.params["k"] == 0.5 and back.meta.seconds == fp.meta.seconds > 0
     for key in ("i", "j", "iterations", "success", "l2", "linf"):
         assert torch.equal(back.stats[key], fp.stats[key])
     # the file is a safetensors file: no pickle opcodes, a JSON header

@@ -1,6 +1,6 @@
-"""Grouped training (issue 15, ``group_size``): members of a seeded family trained together,
-stacked and vmapped (train.group), end with the weights each gets trained alone, and a group
-killed in training resumes from its checkpoint and ends as an uninterrupted group does.
+"""Grouped training (``group_size``; docs/zoos.md, "Training speed"): members of a seeded family
+trained together, stacked and vmapped (train.group), end with the weights each gets trained alone,
+and a group killed in training resumes from its checkpoint and ends as an uninterrupted group does.
 
 Tolerance: a member trained in a group sees the same initialisation, the same batches in the
 same order and the same optimiser and schedule as alone; only the kernels differ (a vmapped

@@ -1,7 +1,7 @@
-"""The suite does not depend on the caller's shell (issue 14, item 1): whatever W&B or ipguard
-variables a user has exported (a logged-in user's WANDB_MODE=online, an empty WANDB_MODE, an
-API key, another project or folder, IPGUARD_ROOT), the tests set their own. And an empty
-WANDB_MODE counts as unset for the entry points too (item 2)."""
+"""The suite does not depend on the caller's shell: whatever W&B or ipguard variables a user
+has exported (a logged-in user's WANDB_MODE=online, an empty WANDB_MODE, an API key, another
+project or folder, IPGUARD_ROOT), the tests set their own. And an empty WANDB_MODE counts as
+unset for the entry points too, so an ``export WANDB_MODE=`` in a shell profile breaks no run."""
 
 from __future__ import annotations
 

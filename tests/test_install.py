@@ -1,4 +1,4 @@
-"""The installed commands (issue 14, item 3): after a plain ``pip install .`` (not editable) in a
+"""The installed commands: after a plain ``pip install .`` (not editable) in a
 fresh virtual environment, ``ipguard-zoo``, ``ipguard-bench`` and ``ipguard-figures`` run from an
 empty folder, with the configs and sweeps shipped in the package.
 

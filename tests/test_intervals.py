@@ -1,4 +1,4 @@
-"""95 % intervals by the bootstrap (ipguard.core.intervals, issue 13).
+"""95 % intervals by the bootstrap (ipguard.core.intervals; docs/verdicts.md, "Intervals").
 
 - Coverage on a case with a known answer: the 95 % interval of a Bernoulli mean (n = 60, 100)
   covers the true p in 95 % of 1,000 trials within 2.5 points (the binomial standard error of
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ipguard import intervals
+from ipguard.core import intervals
 from ipguard.core.intervals import as_text, bits, bootstrap, mean_interval, nested, replicates
 
 

@@ -272,9 +272,9 @@ def test_extract_runs_every_method_under_each_combo_with_consistent_stats(init, 
         fp = extract(model, method, init=init, label=label, n=n, seed=seed, train_x=train_x,
                      input_shape=(1, 8, 8))
         s = fp.stats
-        assert fp.meta["combo"] == f"-{'T' if init == 'train' else 'R'}" \
+        assert fp.meta.combo == f"-{'T' if init == 'train' else 'R'}" \
                                    f"{'R' if label == 'random' else 'L'}"
-        assert fp.meta["method"] == method.name
+        assert fp.meta.method == method.name
         if init == "train":  # Table 3's T: starts are training examples
             assert all(bool((train_x == row).all(dim=(1, 2, 3)).any()) for row in x0)
         assert torch.equal(s["i"], logits0.argmax(1))
@@ -289,7 +289,7 @@ def test_extract_runs_every_method_under_each_combo_with_consistent_stats(init, 
         delta = (fp.x - x0).flatten(1)
         assert torch.allclose(s["l2"], delta.norm(dim=1), atol=1e-5)
         assert torch.allclose(s["linf"], delta.abs().amax(1), atol=1e-6)
-        assert fp.meta["success_rate"] == pytest.approx(s["success"].float().mean().item())
+        assert fp.meta.success_rate == pytest.approx(s["success"].float().mean().item())
         if isinstance(method, FGSM):
             assert torch.all(s["linf"] <= method.eps + 1e-6)
             assert torch.all(s["iterations"] == 1)

@@ -1,4 +1,4 @@
-"""Presets (issue 14, item 7): ``experiment=<sweep>_<dataset>`` for every paper sweep and
+"""Presets (docs/sweeps.md, "Presets"): ``experiment=<sweep>_<dataset>`` for every paper sweep and
 dataset, and ``debug=smoke``, a one-minute check on a tiny zoo that never touches the real one.
 Each preset composes; each digits preset runs its smallest case (the first point of its grid)."""
 
@@ -8,9 +8,10 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
 
 from ipguard.app.bench import run_bench
-from ipguard.app.config import CONF_DIR, experiments
+from ipguard.app.config import CONF_DIR, SWEEPS_DIR, experiments
 from ipguard.results.store import read_records_dir
 from train.zoo import build_zoo
 
@@ -18,9 +19,26 @@ from conftest import compose_cfg
 
 BENCH_EXPERIMENTS = sorted(n for n in experiments() if not n.startswith("zoo_"))
 ZOO_EXPERIMENTS = sorted(n for n in experiments() if n.startswith("zoo_"))
-# the paper's order: the table sweeps read the figure sweeps' records; then, beyond the paper,
-# the stealing sweep (docs/stealing.md)
-ORDER = ["fig3", "fig4", "fig5", "fig6", "table4", "tables5-7", "table8", "seeds", "stealing"]
+
+
+def _reads() -> dict[str, list[str]]:
+    """Each bench sweep of sweeps/ and the sweeps whose records it reads (``store.best_from``:
+    the table sweeps rerun each method at the best setting those found)."""
+    return {p.stem: list(OmegaConf.select(OmegaConf.load(p), "store.best_from") or [])
+            for p in sorted(SWEEPS_DIR.glob("*.yaml")) if p.stem != "zoo"}
+
+
+def _run_order() -> list[str]:
+    """Every bench sweep, each after the sweeps it reads (by name within a layer)."""
+    reads, order = _reads(), []
+    while len(order) < len(reads):
+        ready = [s for s in reads if s not in order and set(reads[s]) <= set(order)]
+        assert ready, f"sweeps that wait on each other: {sorted(set(reads) - set(order))}"
+        order += ready
+    return order
+
+
+ORDER = _run_order()
 # CW-L2's smallest case still runs the authors' 9 x 10,000-step search: cut it for the test
 SHORTER = {"fig5": ["method.binary_search_steps=1", "method.max_iter=20"]}
 
@@ -34,7 +52,7 @@ def _compose(config: str, overrides: list[str]):
 
 def test_there_is_a_preset_per_sweep_and_dataset():
     datasets = sorted(p.stem for p in (CONF_DIR / "dataset").glob("*.yaml"))
-    assert len(BENCH_EXPERIMENTS) == len(ORDER) * len(datasets)
+    assert BENCH_EXPERIMENTS == sorted(f"{s}_{d}" for s in ORDER for d in datasets)
     assert {"fig6_cifar10", "table4_fashion_mnist", "tables5-7_imagenet"} <= \
         set(BENCH_EXPERIMENTS)
     assert ZOO_EXPERIMENTS == [f"zoo_{d}" for d in datasets]

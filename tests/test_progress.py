@@ -1,6 +1,6 @@
-"""Progress of long work (issue 14): a bar on a terminal, plain periodic log lines elsewhere,
-nothing when off; for extraction (points still active, CW-L2's search step) and for a zoo build
-(member i/N with the time left)."""
+"""Progress of long work (docs/design.md, "Progress"): a bar on a terminal, plain periodic log lines
+elsewhere, nothing when off; for extraction (points still active, CW-L2's search step) and for a zoo
+build (member i/N with the time left)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Atomic writes (issue 7, item 4): every file the suite writes goes to a temporary name and is
-renamed into place, so a reader or a resumed job never sees a half-written file; a process
-killed mid-write leaves the old file or the new one, complete."""
+"""Atomic writes (docs/reliability.md, section 4): every file the suite writes goes to a temporary
+name and is renamed into place, so a reader or a resumed job never sees a half-written file; a
+process killed mid-write leaves the old file or the new one, complete."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ MODULE_WRITERS = {("torch", "save"), ("np", "save"), ("numpy", "save"), ("np", "
                   ("json", "dump"), ("pickle", "dump"), ("shutil", "move")}
 # Writers that take the destination from their caller, and why that is safe.
 ALLOWED = {
-    ("ipguard/io.py", "atomic_write"): "the atomic writer itself",
+    ("ipguard/utils/io.py", "atomic_write"): "the atomic writer itself",
     ("ipguard/models/forest.py", "save"): "TreeEnsemble.save is only called with atomic_write's "
                                           "temporary file (ipguard.zoo.save_member)",
     ("train/module.py", "on_train_epoch_end"): "LastCheckpoint saves through the trainer's "

@@ -1,7 +1,7 @@
-"""What a user sees (issue 7, items 1-2): the real entry points, run as subprocesses, answer a
-bad config or a missing input with one clear ``error: ...`` line and exit code 2 (no traceback
-wall; ``IPGUARD_DEBUG=1`` shows it); Hydra's own composition errors (an unknown config-group
-option) name the option and list the available ones."""
+"""What a user sees (docs/reliability.md, sections 1-2): the real entry points, run as subprocesses,
+answer a bad config or a missing input with one clear ``error: ...`` line and exit code 2 (no
+traceback wall; ``IPGUARD_DEBUG=1`` shows it); Hydra's own composition errors (an unknown
+config-group option) name the option and list the available ones."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Determinism (issue 7, item 6): on CPU the same seed gives the same fingerprint and the same
-matching rates, bit for bit, for every method; another seed gives another fingerprint. (The
+"""Determinism (docs/reliability.md, section 6): on CPU the same seed gives the same fingerprint and
+the same matching rates, bit for bit, for every method; another seed gives another fingerprint. (The
 zoo's weights are compared bit for bit across processes and interruptions in
 test_reliability_kill_zoo.py; GPU tolerances are in docs/reliability.md.)"""
 

@@ -1,7 +1,7 @@
-"""Missing or broken inputs (issue 7, item 2): a missing zoo, a member whose weights are missing,
-truncated or of another architecture, an invalid member.json, a dataset folder that does not
-exist or has no images, a fingerprint file of the wrong shape, dtype or range: one clear error
-naming the file and the command that fixes it."""
+"""Missing or broken inputs (docs/reliability.md, section 2): a missing zoo, a member whose weights
+are missing, truncated or of another architecture, an invalid member.json, a dataset folder that
+does not exist or has no images, a fingerprint file of the wrong shape, dtype or range: one clear
+error naming the file and the command that fixes it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import torch
 from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import save_file
 
-from ipguard.core.fingerprint import Fingerprint
+from ipguard.core.fingerprint import Fingerprint, FingerprintMeta
 from ipguard.utils.errors import IPGuardError, MissingZooError
 from ipguard.zoo import load_zoo
 
@@ -248,8 +248,8 @@ def test_fingerprint_of_another_format_or_missing(tmp_path):
 
 
 def test_a_good_fingerprint_still_loads(tmp_path):
-    fp = Fingerprint(torch.rand(3, 1, 8, 8), torch.tensor([1, 2, 3]), {"seed": 0},
+    fp = Fingerprint(torch.rand(3, 1, 8, 8), torch.tensor([1, 2, 3]), FingerprintMeta(seed=0),
                      {"l2": torch.rand(3)})
     back = Fingerprint.load(fp.save(tmp_path / "fp.safetensors"), input_shape=(1, 8, 8),
                             num_classes=10)
-    assert torch.equal(back.x, fp.x) and back.meta == {"seed": 0}
+    assert torch.equal(back.x, fp.x) and back.meta == FingerprintMeta(seed=0)

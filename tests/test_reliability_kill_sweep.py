@@ -1,6 +1,6 @@
-"""Nothing lost in a sweep (issue 7, item 4): a real multirun of ``python -m ipguard.bench``
-killed with SIGKILL in the middle and started again ends with exactly the records a clean run
-gives (the results store skips finished points), none duplicated or half-written."""
+"""Nothing lost in a sweep (docs/reliability.md, section 4): a real multirun of ``python -m
+ipguard.bench`` killed with SIGKILL in the middle and started again ends with exactly the records a
+clean run gives (the results store skips finished points), none duplicated or half-written."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Nothing lost (issue 7, item 4): a real ``python -m train.zoo`` killed with SIGKILL at several
-moments and started again ends with exactly the members a clean build gives, bit for bit, none
-duplicated or half-written; a member killed in training resumes from its checkpoint."""
+"""Nothing lost (docs/reliability.md, section 4): a real ``python -m train.zoo`` killed with SIGKILL
+at several moments and started again ends with exactly the members a clean build gives, bit for bit,
+none duplicated or half-written; a member killed in training resumes from its checkpoint."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Limits (issue 7, item 7): a zoo build or a bench job that would need more memory than the
-machine has fails before it starts, with the estimate and what to change; verification holds
-one suspect at a time, so memory stays flat as the zoo grows (measured for 20 and 80 members
+"""Limits (docs/reliability.md, section 7): a zoo build or a bench job that would need more memory
+than the machine has fails before it starts, with the estimate and what to change; verification
+holds one suspect at a time, so memory stays flat as the zoo grows (measured for 20 and 80 members
 by benchmarks/memory.py)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 import ipguard.app.runtime as runtime
 from ipguard.app.bench import check_bench
-from ipguard.app.checks import check_extraction_memory
+from ipguard.app.checks import check_extraction_memory, training_images
 from ipguard.app.config import typed
 from ipguard.app.schema import BenchConfig
 from ipguard.utils.errors import IPGuardError
@@ -33,6 +33,19 @@ def test_available_memory_is_read_from_the_kernel():
 def _memory(tmp_path, overrides: list[str], available: int) -> None:
     cfg = typed(compose_cfg("bench", overrides, tmp_path), BenchConfig)
     check_extraction_memory(cfg.n, cfg.dataset, str(cfg.init), available)
+
+
+@pytest.mark.parametrize(("overrides", "images"), [
+    (["dataset=imagenet"], 0),                                  # never downloaded, no folder
+    (["dataset=imagenet", "dataset.loader.root=/data/imagenet"], 1281167),
+    (["dataset=cifar10"], 50000),                               # torchvision downloads it
+    (["dataset=imagenet", "dataset.loader.root=/d", "dataset.loader.train_per_class=2"], 2000),
+])
+def test_init_train_stacks_what_the_dataset_schema_says_exists(tmp_path, overrides, images):
+    """Whether a dataset without a folder has training images is the dataset's own fact
+    (``downloadable`` in conf/dataset/), not a name the checks know."""
+    cfg = typed(compose_cfg("bench", overrides, tmp_path), BenchConfig)
+    assert training_images(cfg.dataset) == images
 
 
 def test_imagenet_init_train_would_stack_719_gib_and_fails_early(tmp_path):

@@ -1,8 +1,8 @@
-"""Safe loading (issue 7, item 3): no pickle on any file a user may receive from someone else.
-A weights, forest or fingerprint file carrying a pickle payload is refused unread (the payload
-never runs: its marker file is never created), a member.json naming a callable outside the
-model packages is refused before anything is imported or called, and the zoo builder's own
-Lightning checkpoints are read with ``torch.load(weights_only=True)``."""
+"""Safe loading (docs/reliability.md, section 3): no pickle on any file a user may receive from
+someone else. A weights, forest or fingerprint file carrying a pickle payload is refused unread (the
+payload never runs: its marker file is never created), a member.json naming a callable outside the
+model packages is refused before anything is imported or called, and the zoo builder's own Lightning
+checkpoints are read with ``torch.load(weights_only=True)``."""
 
 from __future__ import annotations
 

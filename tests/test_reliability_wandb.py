@@ -1,5 +1,5 @@
-"""W&B faults (issue 7, item 5): W&B failing to start, a bad API key, or W&B failing mid-run
-never fails a bench job: the local record is complete, the job succeeds, a warning says what
+"""W&B faults (docs/reliability.md, section 5): W&B failing to start, a bad API key, or W&B failing
+mid-run never fails a bench job: the local record is complete, the job succeeds, a warning says what
 happened. An offline run is complete on disk, ready for ``wandb sync`` later."""
 
 from __future__ import annotations

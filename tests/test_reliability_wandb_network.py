@@ -1,6 +1,6 @@
-"""W&B without a network (issue 7, item 5): a real bench job configured for online W&B, with an
-API key W&B accepts the shape of and a server that refuses connections (a closed local port),
-finishes with its local results and exit code 0 within W&B's init timeout, warning once."""
+"""W&B without a network (docs/reliability.md, section 5): a real bench job configured for online
+W&B, with an API key W&B accepts the shape of and a server that refuses connections (a closed local
+port), finishes with its local results and exit code 0 within W&B's init timeout, warning once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The seeds table (issue 12, ``seeds-<dataset>``): each method and combo at its own best
+"""The seeds table (``seeds-<dataset>``, sweeps/seeds.yaml): each method and combo at its own best
 setting over seeds, the ARUC as mean ± sample sd and where it goes (mean positive and negative
 matching rates), from the records of the seeds sweep."""
 

@@ -5,21 +5,27 @@ setting."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.utils import get_class
 
 from ipguard.app.bench import run_bench, with_best_setting
 from ipguard.app.config import SWEEPS_DIR, typed
-from ipguard.app.schema import BenchConfig
+from ipguard.app.schema import BenchConfig, FiguresConfig
+from ipguard.core.methods import METHODS
 from ipguard.core.metrics import Scores
+from ipguard.paper.config import FigureSpec
+from ipguard.paper.registry import sweeps_needed
 from ipguard.results.record import Extraction, Record, Setting
 from ipguard.results.store import ResultsStore, best_point, read_records_dir, write_record
 from ipguard.utils.errors import IPGuardError
@@ -29,12 +35,25 @@ from ipguard.zoo.suspects import Selection
 from conftest import CONF, REPO, compose_cfg
 from helpers import env, micro_zoo
 
-FIGURES = {"fig3": ("fgsm", "eps"), "fig4": ("igsm", "eps"), "fig5": ("cw_l2", "k"),
-           "fig6": ("ipguard", "k")}
-TARGETS = {"fgsm": "ipguard.core.methods.FGSM", "igsm": "ipguard.core.methods.IGSM",
-           "cw_l2": "ipguard.core.methods.CWL2", "ipguard": "ipguard.core.methods.IPGuard",
-           "random": "ipguard.core.methods.Random"}
-PAPER_METHODS = ["cw_l2", "fgsm", "igsm", "ipguard", "random"]
+# The paper's facts (Section 5.2): the methods it compares, in its order, and the parameter
+# each of Figures 3-6 sweeps. The suite's own lists (METHODS, conf/figures.yaml, sweeps/) are
+# checked against these; the tests below enumerate the suite's lists, so a method or figure
+# added there is tested too.
+PAPER_METHODS = ("random", "fgsm", "igsm", "cw_l2", "ipguard")
+PAPER_FIGURES = {"Figure 3": ("fgsm", "eps"), "Figure 4": ("igsm", "eps"),
+                 "Figure 5": ("cw_l2", "k"), "Figure 6": ("ipguard", "k")}
+# Methods tuned by sweeps of their own (a variant, tuned_as another, borrows that one's best)
+OWN_TUNING = [name for name, cls in METHODS.items() if cls.tuning_name() == name]
+
+
+@functools.cache
+def _figures_config() -> FiguresConfig:
+    """conf/figures.yaml as ``python -m ipguard.figures`` reads it."""
+    return typed(compose_cfg("figures", ["logger=none"], Path("/unused")), FiguresConfig)
+
+
+def _figure_specs() -> dict[str, FigureSpec]:
+    return _figures_config().figures
 
 
 def _compose_sweep(config: str, sweep: str, *overrides: str):
@@ -49,20 +68,47 @@ def _grid(cfg, key: str) -> list:
     return list(override.sweep_iterator())
 
 
+def _sweep_names() -> list[str]:
+    return sorted(p.stem for p in SWEEPS_DIR.glob("*.yaml"))
+
+
+def _bench_sweeps() -> list[str]:
+    return [name for name in _sweep_names() if name != "zoo"]
+
+
 def test_every_sweep_file_is_a_sweep_option():
-    """sweeps/ is the home of the sweeps: each file there composes as sweep=<name>."""
-    names = sorted(p.stem for p in SWEEPS_DIR.glob("*.yaml"))
-    assert {"fig3", "fig4", "fig5", "fig6", "table4", "tables5-7", "table8", "zoo"} <= set(names)
+    """sweeps/ is the home of the sweeps: each file there composes as sweep=<name>, and every
+    sweep a paper artifact reads (ipguard.paper.registry) is one of them."""
+    names = _sweep_names()
+    figures = _figures_config()
+    assert set(sweeps_needed(figures.figures, figures.tables)) <= set(names) and "zoo" in names
     for name in names:
         config = "train" if name == "zoo" else "bench"
         assert _compose_sweep(config, name).hydra.sweeper.params
 
 
-@pytest.mark.parametrize("sweep", sorted(FIGURES))
-def test_figure_sweeps_cover_the_papers_grid_for_all_four_combos(sweep):
-    method, param = FIGURES[sweep]
-    cfg = _compose_sweep("bench", sweep, "dataset=digits")
-    assert cfg.method._target_ == TARGETS[method] and cfg.store.sweep == sweep
+def test_the_suites_methods_and_figures_are_the_papers():
+    """METHODS starts with the paper's methods in its order (every other one is a variant
+    tuned as one of them), and conf/figures.yaml draws Figures 3-6 as the paper does: one
+    method each, over the parameter the method declares as swept, from a sweep of that name."""
+    assert OWN_TUNING == list(PAPER_METHODS)
+    assert list(METHODS)[:len(PAPER_METHODS)] == list(PAPER_METHODS)
+    assert {cls.tuning_name() for cls in METHODS.values()} == set(PAPER_METHODS)
+    specs = _figure_specs()
+    assert {s.title: (s.method, METHODS[s.method].swept) for s in specs.values()} == PAPER_FIGURES
+    assert all(s.sweep == name for name, s in specs.items())
+    # every method with a parameter to sweep has its figure; the others (Random) have none
+    assert sorted(s.method for s in specs.values()) == \
+        sorted(m for m in OWN_TUNING if METHODS[m].swept is not None)
+
+
+@pytest.mark.parametrize("figure", sorted(_figure_specs()))
+def test_figure_sweeps_cover_the_papers_grid_for_all_four_combos(figure):
+    spec = _figure_specs()[figure]
+    param = METHODS[spec.method].swept
+    cfg = _compose_sweep("bench", spec.sweep, "dataset=digits")
+    assert get_class(cfg.method._target_) is METHODS[spec.method]
+    assert cfg.store.sweep == spec.sweep
     assert sorted(_grid(cfg, "init")) == ["random", "train"]
     assert sorted(_grid(cfg, "label")) == ["least_likely", "random"]
     values = sorted(float(v) for v in _grid(cfg, f"method.{param}"))
@@ -78,28 +124,63 @@ def test_k_grid_reaches_the_papers_imagenet_range():
     assert max(values) == 200.0
 
 
+def _tuning_sweeps() -> list[str]:
+    """The sweeps that measure one method over its grid (the method fixed by the sweep file,
+    not swept): where a method's best setting comes from."""
+    return [name for name in _bench_sweeps()
+            if "method" not in _compose_sweep("bench", name).hydra.sweeper.params]
+
+
+def test_the_best_settings_come_from_every_sweep_of_one_method():
+    """Tables 4-8 and Figure 2 (conf/figures.yaml) pick each method's best from the sweeps that
+    measure a single method, and each method the paper tunes has exactly one of them."""
+    tuning = _tuning_sweeps()
+    assert sorted(_figures_config().tables.best_from) == tuning
+    tuned = [get_class(_compose_sweep("bench", name).method._target_).name for name in tuning]
+    assert sorted(tuned) == sorted(OWN_TUNING)
+
+
 @pytest.mark.parametrize("sweep, methods", [
-    ("tables5-7", PAPER_METHODS), ("table8", sorted([*PAPER_METHODS, "ipguard_onepoint"]))])
+    ("tables5-7", sorted(OWN_TUNING)), ("table8", sorted(METHODS))])
 def test_table_sweeps_rerun_every_method_at_its_best_setting(sweep, methods):
+    """Tables 5-7 compare the paper's methods; Table 8 times every method the suite ships
+    (the variants too: the one-point IPGuard gives the batching gain)."""
     cfg = _compose_sweep("bench", sweep)
     assert sorted(_grid(cfg, "method")) == methods
-    assert list(cfg.store.best_from) == ["fig3", "fig4", "fig5", "fig6", "table4"]
+    assert list(cfg.store.best_from) == list(_figures_config().tables.best_from)
 
 
 def test_table4_sweep_runs_random_for_each_combo():
+    """Table 4's own sweep measures the one paper method without a figure (nothing to sweep):
+    Random, once per combo."""
     cfg = _compose_sweep("bench", "table4")
-    assert cfg.method._target_ == TARGETS["random"]
+    method = get_class(cfg.method._target_)
+    assert method is METHODS["random"] and method.swept is None
+    assert [m for m in OWN_TUNING if METHODS[m].swept is None] == [method.name]
     assert len(_grid(cfg, "init")) * len(_grid(cfg, "label")) == 4
 
 
+def _families(selection: str) -> set[str]:
+    """The member families a ``member=`` selection stands for (train.plan.GROUPS, expanded);
+    the zoo's own families (zoo.negatives.archs) come on top of ``negatives``."""
+    from train.plan import GROUPS
+
+    if selection not in GROUPS:
+        return {selection}
+    return set().union(*(_families(part) for part in GROUPS[selection]))
+
+
 def test_zoo_sweep_names_only_buildable_member_families():
+    """One job per family of the paper's zoo (``member=all``), each once; the target is built
+    first, by itself, so it is not in the sweep."""
     from train.plan import SELECTIONS
 
     cfg = _compose_sweep("train", "zoo", "dataset=digits")
     members = _grid(cfg, "member")
     families = set(SELECTIONS) | set(cfg.zoo.negatives.archs)
     assert set(members) <= families and "target" not in members  # target first, by itself
-    assert {"ftll", "ftal", "rtll", "rtal", "wp", "fp", "same_arch", "forest"} <= set(members)
+    assert len(members) == len(set(members))
+    assert set(members) == (_families("all") - {"target"}) | set(cfg.zoo.negatives.archs)
 
 
 def test_an_unknown_sweep_is_refused_with_the_list_of_sweeps():
@@ -162,12 +243,12 @@ def test_best_setting_is_the_highest_aruc_then_the_largest_gap(tmp_path):
     cfg.paths.results_dir = str(tmp_path)
     settings = typed(cfg, BenchConfig)
     best = with_best_setting(settings)
-    assert best.method["k"] == 10.0 and (best.init, best.label) == ("train", "least_likely")
-    assert settings.method["k"] == 3.0  # the caller's config is left alone
+    assert best.method.k == 10.0 and (best.init, best.label) == ("train", "least_likely")
+    assert settings.method.k == 3.0  # the caller's config is left alone
     onepoint = typed(compose_cfg("bench", ["store.best_from=[fig6]", "method=ipguard_onepoint",
                                            f"paths.results_dir={tmp_path}"], tmp_path),
                      BenchConfig)
-    assert with_best_setting(onepoint).method["k"] == 10.0  # tuned as IPGuard
+    assert with_best_setting(onepoint).method.k == 10.0  # tuned as IPGuard
     fgsm = typed(compose_cfg("bench", ["store.best_from=[fig6]", "method=fgsm",
                                        f"paths.results_dir={tmp_path}"], tmp_path), BenchConfig)
     with pytest.raises(IPGuardError, match=r"sweep=fig6"):
@@ -189,7 +270,7 @@ def test_the_seeds_sweep_reruns_each_combo_at_its_own_best_setting(tmp_path):
                                            f"paths.results_dir={tmp_path}"], tmp_path),
                      BenchConfig)
         best = with_best_setting(mine)
-        chosen[(init, label)] = (best.method["k"], best.init, best.label)
+        chosen[(init, label)] = (best.method.k, best.init, best.label)
     # each combo keeps itself and gets its own best k, not the overall best (k = 3, -TL)
     assert chosen == {("random", "random"): (2.0, "random", "random"),
                       ("train", "least_likely"): (3.0, "train", "least_likely")}

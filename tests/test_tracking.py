@@ -17,8 +17,9 @@ from ipguard.results.tracking import (
     artifact_name,
     finish_lightning_logger,
     lightning_logger,
+    run_group,
 )
-from ipguard.results.wandb_runs import load_wandb_api, run_group
+from ipguard.results.wandb_runs import load_wandb_api
 from ipguard.utils.errors import MissingZooError
 
 from conftest import compose_cfg

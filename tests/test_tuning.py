@@ -1,4 +1,4 @@
-"""Method settings belong to the dataset (issue 12, item 2): conf/tuning/<method>_<dataset>.yaml
+"""Method settings belong to the dataset: conf/tuning/<method>_<dataset>.yaml
 sets a method's defaults for one dataset, keyed by both choices, so method= and dataset= stay
 independent and the command line still wins."""
 

@@ -1,4 +1,5 @@
-"""A verdict with an error rate (ipguard.core.calibration, ipguard.results.verdicts, issue 13).
+"""A verdict with an error rate (ipguard.core.calibration, ipguard.results.verdicts;
+docs/verdicts.md).
 
 - The p-value is exact under its model: P(p <= alpha) = alpha at every level the model can
   reach, and <= alpha between them.
@@ -10,7 +11,8 @@
   matches more than the others shows in the leave-one-family-out FPR; the number of negatives
   that supports a target is 1/FPR - 1.
 - Verify's result carries the p-value and the verdict at an FPR; a record keeps the matches,
-  p-values and verdicts through JSON, and a record of schema 1 (or of schema 2 before issue 13)
+  p-values and verdicts through JSON, and a record of schema 1 (or of schema 2 written before
+  records carried per-point matches)
   still reads and reports, saying it has no point-bootstrap interval."""
 
 from __future__ import annotations
@@ -209,7 +211,7 @@ def test_records_made_before_verdicts_still_read_and_say_they_have_no_interval()
     assert verdicts.null.negatives == sum(s.role == "negative" for s in old[0].suspects)
     text = report(old[0])
     assert "ARUC 95 % interval: none (no per-point matches" in text and "emp. p" in text
-    data = _record().to_json()  # schema 2 as written before issue 13
+    data = _record().to_json()  # schema 2 before per-point matches
     del data["verdicts"]
     for s in data["suspects"]:
         for name in ("matches", "p_value", "p_value_empirical"):

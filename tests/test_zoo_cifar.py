@@ -1,7 +1,8 @@
-"""The CIFAR, ImageNet and Fashion-MNIST zoos: every member kind composes and builds through the
-real zoo builder (Lightning, fast_dev_run, on a tiny CIFAR written in torchvision's format), the
-default configs plan Table 1's counts, and the zoo sweep, expanded as Hydra expands it, covers
-each zoo exactly once."""
+"""The CIFAR, ImageNet and Fashion-MNIST zoos: every member kind composes (in every zoo of
+conf/zoo/) and builds through the real zoo builder (Lightning, fast_dev_run, on a tiny CIFAR
+written in torchvision's format), the default configs plan Table 1's counts, the FLOPs recorded
+are the architecture's, and the zoo sweep, expanded as Hydra expands it, covers each zoo
+exactly once."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 from test_datasets import write_cifar
 
-from ipguard.app.config import typed
+from ipguard.app.config import CONF_DIR, typed
 from ipguard.utils.errors import MissingZooError
 from ipguard.zoo import load_zoo
 from ipguard.zoo.suspects import FINETUNE, HARDER, STEALING
@@ -26,7 +27,8 @@ from train.schema import TrainConfig, ZooSpec
 
 from conftest import CONF, compose_cfg
 
-DATASETS = ("cifar10", "cifar100", "imagenet", "fashion_mnist")
+# Every zoo the suite ships (conf/zoo/<dataset>.yaml, chosen by dataset=)
+ZOOS = sorted(p.stem for p in (CONF_DIR / "zoo").glob("*.yaml"))
 # Table 1 of the paper: (positives, negatives); Table 2 names the levels behind the positives
 TABLE1 = {"cifar10": (15, 80), "cifar100": (14, 80), "imagenet": (10, 10)}
 PAPER_LEVELS = {"cifar10": (0.4, 7 / 16), "cifar100": (0.5, 5 / 16), "imagenet": (0.5, 3 / 16)}
@@ -46,7 +48,13 @@ def _names(zoo: ZooSpec, member: str = "all", seed: int | None = None) -> list[s
 
 
 # ----------------------------------------------------------------------------- configs
-@pytest.mark.parametrize("dataset", DATASETS)
+def test_every_dataset_has_its_zoo_and_the_papers_datasets_are_there():
+    """``zoo: ${dataset}`` in conf/train.yaml: a dataset without a zoo config cannot build."""
+    assert ZOOS == sorted(p.stem for p in (CONF_DIR / "dataset").glob("*.yaml"))
+    assert set(TABLE1) == set(PAPER_LEVELS) and set(TABLE1) <= set(ZOOS)
+
+
+@pytest.mark.parametrize("dataset", ZOOS)
 def test_zoo_entry_composes_for_every_member_kind(tmp_path, dataset):
     zoo = _spec(dataset, tmp_path)
     families = list(zoo.negatives.archs)
@@ -61,7 +69,7 @@ def test_zoo_entry_composes_for_every_member_kind(tmp_path, dataset):
         assert cfg.zoo_dir == f"{tmp_path}/zoo/{dataset}"
 
 
-@pytest.mark.parametrize("dataset", ["cifar10", "cifar100", "imagenet"])
+@pytest.mark.parametrize("dataset", sorted(TABLE1))
 def test_default_zoos_plan_table_1s_counts(tmp_path, dataset):
     zoo = _zoo(dataset, tmp_path)
     positives, negatives = TABLE1[dataset]
@@ -136,7 +144,28 @@ def _covers_the_zoo_once(tmp_path: Path, dataset: str, first: list[str], jobs: l
     assert sorted(built) == sorted(_names(zoo))   # everything, and nothing twice
 
 
-@pytest.mark.parametrize("dataset", ["digits", "fashion_mnist", "cifar10", "cifar100"])
+def _job_members(jobs: list[list[str]]) -> list[str]:
+    return [dict(o.split("=", 1) for o in job)["member"] for job in jobs]
+
+
+def _zoo_families(dataset: str) -> set[str]:
+    """The zoo's own negative families (zoo.negatives.archs), as `member=` names them."""
+    return set(compose_cfg("train", [f"dataset={dataset}"]).zoo.negatives.archs)
+
+
+# The zoos whose families are those sweeps/zoo.yaml runs (one job each); the others need jobs
+# of their own (test_imagenet_zoo_builds_in_the_two_jobs_its_config_names)
+SWEEP_FAMILIES = set(_job_members(_sweep_jobs("dataset=digits")))
+BY_ZOO_SWEEP = [d for d in ZOOS if _zoo_families(d) <= SWEEP_FAMILIES]
+
+
+def test_only_imagenet_has_families_of_its_own():
+    """ImageNet's negatives are torchvision's pretrained families, built in the two jobs its
+    config names; every other zoo is covered by the zoo sweep."""
+    assert sorted(set(ZOOS) - set(BY_ZOO_SWEEP)) == ["imagenet"]
+
+
+@pytest.mark.parametrize("dataset", BY_ZOO_SWEEP)
 def test_zoo_sweep_builds_each_member_once_after_the_target(tmp_path, dataset):
     """sweeps/zoo.yaml: `member=target` first, by itself, then one job per member family."""
     _covers_the_zoo_once(tmp_path, dataset, ["target"], _sweep_jobs(f"dataset={dataset}"))
@@ -147,8 +176,7 @@ def test_imagenet_zoo_builds_in_the_two_jobs_its_config_names(tmp_path):
     `member=positives` (with the ImageNet folder); the families are ImageNet's own, so
     sweeps/zoo.yaml (lenet, vgg) does not apply."""
     jobs = _sweep_jobs("dataset=imagenet", "member=target,negatives", sweep=None)
-    assert [dict(o.split("=", 1) for o in job)["member"] for job in jobs] == [
-        "target", "negatives"]
+    assert _job_members(jobs) == ["target", "negatives"]
     _covers_the_zoo_once(tmp_path, "imagenet", ["target"],
                          [jobs[1], ["dataset=imagenet", "member=positives"]])
 
@@ -252,9 +280,10 @@ def test_resnet20_recipe_learns_a_tiny_cifar_and_wp_keeps_the_three_percent_rule
         assert (m.role == "positive") == (loss <= 0.03 + 1e-9)
 
 
-# ----------------------------------------------------------------------------- needs the
-# train/build.py + train/module.py patch of issue 4 (FLOPs in member.json, pretrained members
-# with `recipe: null`, channels-last and loader workers from the trainer config)
+# ----------------------------------------------------------------------------- FLOPs and
+# pretrained members: member.json records each network's FLOPs (train/flops.py), ImageNet's
+# pretrained members (`recipe: null`) are saved untrained, and the trainer config's
+# channels-last and loader workers reach the build
 def test_fp_members_record_flops_after_pruning(tmp_path):
     from train.zoo import build_zoo
 
@@ -276,6 +305,42 @@ def test_fp_members_record_flops_after_pruning(tmp_path):
         assert m.hyper["flops_reduction"] == pytest.approx(m.hyper["c"], abs=0.03)
     x = torch.rand(4, 3, 32, 32)
     assert target.load_classifier().predict(x).shape == (4,)   # channels-last weights reload
+
+
+# MobileNetV2 (Sandler et al. 2018, Table 2): the expansion t, output channels c, repeats n and
+# first stride s of each bottleneck stage, between a 3x3 stem (32 channels, stride 2) and a
+# 1x1 convolution to 1,280 channels before the classifier.
+MOBILENET_V2 = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+                (6, 160, 3, 2), (6, 320, 1, 1))
+
+
+def _mobilenet_v2_layers(size: int = 224, classes: int = 1000) -> list[tuple[int, int]]:
+    """Each convolution and the classifier of MobileNetV2 in order, as (weights, output
+    positions) for one size x size input, from the architecture's table alone: a layer's
+    multiply-accumulates are its weights times its output positions (train/flops.py counts
+    as Li et al. 2017; no bias, batch norm or activation)."""
+    h = (size + 1) // 2
+    layers = [(32 * 3 * 3 * 3, h * h)]                 # stem: 3x3, 3 -> 32, stride 2
+    channels = 32
+    for t, out, n, stride in MOBILENET_V2:
+        for i in range(n):
+            hidden = channels * t
+            if t != 1:
+                layers.append((hidden * channels, h * h))   # 1x1 expansion
+            step = stride if i == 0 else 1
+            h = (h + step - 1) // step                      # 3x3, padding 1
+            layers.append((hidden * 3 * 3, h * h))          # 3x3 depthwise: one input each
+            layers.append((out * hidden, h * h))            # 1x1 projection
+            channels = out
+    layers.append((1280 * channels, h * h))                 # 1x1 to 1,280
+    layers.append((classes * 1280, 1))                      # the classifier
+    return layers
+
+
+def test_mobilenet_v2_by_hand_is_its_published_count():
+    """The hand count is MobileNetV2's 300.8 M multiply-accumulates at 224x224 (the paper's
+    300 M; torchvision's 0.30 GFLOPS), so it can check what the builder records."""
+    assert sum(w * pos for w, pos in _mobilenet_v2_layers()) == 300_774_272
 
 
 def test_imagenet_pretrained_members_are_loaded_not_trained(tmp_path):
@@ -301,7 +366,16 @@ def test_imagenet_pretrained_members_are_loaded_not_trained(tmp_path):
     for m in built.members:
         assert m.train_seconds == 0.0 and m.test_accuracy is None
         assert m.model["weights"] is None and m.model["preset"] == "IMAGENET1K_V2"
-        assert m.hyper["flops"] > 0
+        # FLOPs (train/flops.py) against the hand count: every layer, in order, has the
+        # table's weights; the dense count is theirs times the output positions, and the
+        # recorded count skips the exact zeros of the saved weights (none are pruned)
+        layers = _mobilenet_v2_layers()
+        weights = [mod.weight for mod in m.load_module().modules()
+                   if isinstance(mod, torch.nn.Conv2d | torch.nn.Linear)]
+        assert [w.numel() for w in weights] == [n for n, _ in layers]
+        assert m.hyper["flops_dense"] == sum(n * pos for n, pos in layers) == 300_774_272
+        assert m.hyper["flops"] == sum(int(torch.count_nonzero(w)) * pos
+                                       for w, (_, pos) in zip(weights, layers, strict=True))
     x = torch.rand(2, 3, 64, 64)
     again = built.find("mobilenet_v2-s0").load_module()
     assert again.input_size == 224 and again(x).shape == (2, 1000)

@@ -1,6 +1,6 @@
-"""The zoo builder in parts (issue 11): the seeds of zoo members (train.plan.member_seed), the
-plan a selection yields, a pruned member measured once, and members (forests included) saved
-through ipguard.zoo and read back."""
+"""The zoo builder in parts (docs/design.md, "The zoo builder"): the seeds of zoo members
+(train.plan.member_seed), the plan a selection yields, a pruned member measured once, and members
+(forests included) saved through ipguard.zoo and read back."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ipguard.app.config import typed
 from ipguard.core.classifier import ForestClassifier
 from ipguard.models.digits import small_cnn
 from ipguard.models.forest import train_forest
-from ipguard.utils.errors import ConfigError
+from ipguard.utils.errors import ConfigError, IPGuardError
 from ipguard.zoo import FOREST_FILE, Member, file_sha256, is_built, load_zoo, save_member
 from train.plan import member_seed, plan
 from train.schema import TrainConfig, ZooSpec
@@ -114,22 +114,43 @@ def test_pretrained_members_record_their_weights_and_store_none(tmp_path):
 
 
 # ----------------------------------------------------------------------------- building
+def test_every_planned_kind_has_its_builder(tmp_path):
+    """The registry (train.builders) covers every kind a plan yields, the paper's, the
+    stealing families and the config's own families of other architectures; an unknown
+    kind says where to register it."""
+    from train.builders import BUILDERS, OTHER_ARCH, builder_for
+
+    zoo = _zoo(tmp_path, "zoo.stealing.extraction.budgets=[20]",
+               "zoo.stealing.adv_ft.epsilons=[0.1]", "zoo.stealing.harder.overlaps=[0.25]")
+    jobs = plan(zoo) + plan(zoo, "stealing")
+    kinds = {job.kind for job in jobs}
+    assert kinds >= {"target", "ftll", "rtal", "wp", "fp", "same_arch", "lenet", "forest",
+                     "distill", "extract_label", "extract_prob", "adv_ft", "half", "overlap"}
+    for job in jobs:
+        builder = builder_for(job.kind, zoo.negatives.archs)
+        assert builder is BUILDERS[OTHER_ARCH if job.kind in zoo.negatives.archs else job.kind]
+    assert builder_for("lenet", zoo.negatives.archs).group is not None   # seeded: groups
+    assert builder_for("wp").group is None
+    with pytest.raises(IPGuardError, match="train/builders"):
+        builder_for("lenet")   # not a family of this zoo
+
+
 def test_a_pruned_member_is_measured_once(tmp_path, monkeypatch):
     """One accuracy measurement per member: it decides the 3 % rule and is what member.json
     records."""
-    import train.build
+    import train.context
 
     zoo = copy_zoo(tmp_path)
     for folder in (*zoo.glob("positive/wp-*"), *zoo.glob("rejected/wp-*")):
         shutil.rmtree(folder)
     measured: list[float] = []
-    real = train.build.accuracy
+    real = train.context.accuracy
 
     def counted(*args):
         measured.append(real(*args))
         return measured[-1]
 
-    monkeypatch.setattr(train.build, "accuracy", counted)
+    monkeypatch.setattr(train.context, "accuracy", counted)
     cfg = compose_cfg("train", [*MICRO_ZOO, "member=wp", "zoo.positives.wp.largest=0.2"],
                       tmp_path)
     from train.zoo import build_zoo

@@ -1,8 +1,8 @@
-"""Run a zoo plan (train.plan) member by member: build or load each network, train it through
-train.fit, measure its test accuracy once, count its parameters and FLOPs, and save it through
-ipguard.zoo (weights or forest first, member.json last). A member whose member.json exists is
-complete and skipped on rerun; a pruning chain ends at the first level that breaks the 3 %
-rule, which is kept under ``rejected/``."""
+"""Run a zoo plan (train.plan) member by member: skip the members a run before this one
+finished, hand each other one to the builder registered for its kind (train.builders), log
+the build's progress with an ETA, end each pruning chain at the first level that breaks the
+3 % rule (kept under ``rejected/``), train seeded families in groups when asked (train.group),
+and say once at the end how to upload the build's offline W&B runs."""
 
 from __future__ import annotations
 
@@ -12,36 +12,22 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
-from torch import nn
 
 from ipguard.app.runtime import check_memory as check_bytes
 from ipguard.app.runtime import format_bytes, images_bytes, training_bytes
-from ipguard.core.classifier import Classifier, ForestClassifier, TorchClassifier, accuracy
 from ipguard.data import ImageData
-from ipguard.models.forest import train_forest
-from ipguard.models.layers import count_parameters
-from ipguard.utils.errors import IPGuardError, MissingZooError
+from ipguard.utils.errors import IPGuardError
 from ipguard.utils.progress import Eta
-from ipguard.zoo import Member, build_from_spec, is_built, member_dir, save_member
-from ipguard.zoo.suspects import FINETUNE, PRUNING, in_paper
-from train.fit import Fitter, Trained
-from train.flops import count_flops
-from train.module import apply_masks
+from ipguard.zoo import Member, build_from_spec, is_built
+from train.builders import builder_for
+from train.context import BuildContext, Builder
+from train.fit import Fitter
+from train.offline_runs import sync_hint
 from train.plan import MemberJob, model_specs, plan, stored_spec
-from train.postprocess import (
-    filter_pruning_masks,
-    prepare_finetune,
-    weight_pruning_masks,
-    within_budget,
-)
 from train.schema import ZooSpec
 
 log = logging.getLogger(__name__)
-# Test images a forward pass on the CPU: activations of 1024 CIFAR images overflow the caches
-# (ResNet20 on 1000 test images: 0.72 s at 1024, 0.31 s at 128, the same logits bit for bit).
-CPU_TEST_BATCH = 128
 
 
 class ZooBuilder:
@@ -65,17 +51,30 @@ class ZooBuilder:
         self.zoo, self.data, self.root, self.device = zoo, data, Path(root), device
         self.fitter = Fitter(data, root, trainer, log_dir, wandb, checkpoint_every_n_epochs,
                              checkpoint_min_seconds)
-        self._test: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.context = BuildContext(data, self.fitter, self.root, device)
         # group_size > 1: up to that many members of a seeded family train at once (train.group)
         self.group_size = max(1, int(group_size))
         self._jobs: list[MemberJob] = []            # the build's plan, where groups are formed
         self._grouped: dict[str, Member] = {}       # members trained with an earlier job's group
-        self.built: list[str] = []
         self.skipped: list[str] = []
+
+    @property
+    def built(self) -> list[str]:
+        return self.context.built
 
     def build(self, member: str = "all", seed: int | None = None) -> list[Member]:
         """Build the selected members (skipping finished ones); return every selected member
-        but the pruning levels the 3 % rule rejected."""
+        but the pruning levels the 3 % rule rejected. Whether it ends or fails, the build
+        says once how to upload the W&B runs it left offline."""
+        runs = len(self.fitter.offline_runs)
+        try:
+            return self._build(member, seed)
+        finally:
+            hint = sync_hint(self.fitter.offline_runs[runs:])
+            if hint is not None:
+                log.info(hint)
+
+    def _build(self, member: str, seed: int | None) -> list[Member]:
         jobs = plan(self.zoo, member, seed)
         self._jobs = jobs
         self.check_memory(member)
@@ -111,88 +110,39 @@ class ZooBuilder:
                             available=available)
 
     def run(self, job: MemberJob, where: str | None = None) -> Member:
-        """Build one member, or load it when a run before this one finished it; ``where``
-        names the job in the line that says it starts (default: its name)."""
+        """Build one member through its kind's builder, or load it when a run before this one
+        finished it; ``where`` names the job in the line that says it starts (default: its
+        name)."""
         if job.name in self._grouped:   # trained with the group of an earlier job
             return self._grouped.pop(job.name)
         if job.level is not None:
-            rejected = member_dir(self.root, "rejected", job.name)
+            rejected = self.context.folder("rejected", job.name)
             if is_built(rejected):
                 return self._skip(rejected)
-        folder = member_dir(self.root, job.role, job.name)
+        folder = self.context.folder(job.role, job.name)
         if is_built(folder):
             return self._skip(folder)
+        builder = builder_for(job.kind, self.zoo.negatives.archs)
         epochs = job.recipe.epochs if job.recipe is not None else 0
         work = (f"training {epochs} epoch{'s' * (epochs != 1)}" if epochs
                 else "training a forest" if job.kind == "forest" else "loading its weights")
-        group = self._group(job)
+        group = self._group(job, builder)
         if len(group) > 1:
             work += f" together with {', '.join(j.name for j in group[1:])} (train.group)"
         log.info("%s (%s): %s", where or job.name, job.role, work)
-        if len(group) > 1:
-            return self._network_group(group)
-        if job.kind == "forest":
-            return self._forest(job)
-        if not in_paper(job.kind):   # stealing suspects, harder negatives (docs/stealing.md)
-            from train.beyond import build_beyond
+        if len(group) > 1 and builder.group is not None:
+            first, *rest = builder.group(self.context, group)
+            self._grouped.update({m.name: m for m in rest})
+            return first
+        return builder.build(self.context, job)
 
-            return build_beyond(self, job)
-        return self._network(job)
-
-    # ----------------------------------------------------------------- members
-    def _network(self, job: MemberJob) -> Member:
-        if job.level is not None and not len(self.data.test):
-            raise IPGuardError(f"{job.name} keeps the 3 % rule only with test images: give "
-                               f"dataset {self.data.name}'s folder")
-        target: Member | None = None
-        if job.derived:
-            target, model = self._target_copy()
-        else:
-            L.seed_everything(job.seed, verbose=False)
-            model = build_from_spec(job.model or {})
-        return self._member(job, model, self._train(job, model), target)
-
-    def _member(self, job: MemberJob, model: nn.Module, trained: Trained,
-                target: Member | None = None) -> Member:
-        """A trained network as a zoo member (its role, 3 % rule, parameters and FLOPs),
-        saved."""
-        model = model.eval()
-        acc = trained.test_accuracy
-        role, hyper = job.role, dict(job.hyper)
-        if job.level is not None:
-            role, hyper = _three_percent(job, _accuracy_of(target), acc)
-        total, nonzero = count_parameters(model)
-        flops = count_flops(model, self.data.input_shape)
-        hyper |= {"flops": flops.effective, "flops_dense": flops.dense,
-                  "flops_reduction": flops.reduction}
-        member = Member(name=job.name, role=role, kind=job.kind, arch=job.arch, seed=job.seed,
-                        parent=job.parent, test_accuracy=acc, parameters=total,
-                        nonzero_parameters=nonzero, train_seconds=trained.seconds, hyper=hyper,
-                        model=job.stored_model, path=str(member_dir(self.root, role, job.name)))
-        return self._finish(member, model)
-
-    def _train(self, job: MemberJob, model: nn.Module) -> Trained:
-        """Post-process (fine-tuning, pruning) and train by the job's recipe, then measure the
-        test accuracy; a job without one is a pretrained network, kept as loaded."""
-        if job.recipe is None:
-            return Trained(0.0, self._network_accuracy(model))
-        fit = {"test": self._network_accuracy}
-        if job.kind in FINETUNE:
-            L.seed_everything(job.seed, verbose=False)
-            fit["trainable"] = prepare_finetune(model, job.kind, job.seed)
-        elif job.level is not None:
-            prune = weight_pruning_masks if job.kind == "wp" else filter_pruning_masks
-            fit["masks"] = masks = prune(model, job.level)
-            apply_masks(model, masks)
-            L.seed_everything(job.seed, verbose=False)
-        return self.fitter.fit(model, job.recipe, job.seed, job.name, **fit)
-
-    def _group(self, job: MemberJob) -> list[MemberJob]:
+    def _group(self, job: MemberJob, builder: Builder) -> list[MemberJob]:
         """``job`` and the members after it in the plan that train with it: up to
         ``group_size`` unbuilt members of its seeded family (same constructor and recipe, not
-        made from the target). Just ``job`` when grouping is off or it has no such peers."""
-        groupable = (self.group_size > 1 and not job.derived and job.recipe is not None
-                     and job.kind != "forest" and in_paper(job.kind) and job.level is None)
+        made from the target), for a kind whose builder trains groups. Just ``job`` when
+        grouping is off or it has no such peers."""
+        groupable = (self.group_size > 1 and builder.group is not None and not job.derived
+                     and job.recipe is not None and job.level is None)
         if not groupable or job not in self._jobs:
             return [job]
         group = [job]
@@ -202,67 +152,9 @@ class ZooBuilder:
             if (other.family, other.kind, other.recipe, other.model, other.derived) != \
                     (job.family, job.kind, job.recipe, job.model, job.derived):
                 continue
-            if not is_built(member_dir(self.root, other.role, other.name)):
+            if not is_built(self.context.folder(other.role, other.name)):
                 group.append(other)
         return group
-
-    def _network_group(self, jobs: list[MemberJob]) -> Member:
-        """Train ``jobs`` (one family, one recipe) together (train.group), save each as
-        :meth:`_network` would, and keep all but the first for their turn in the build."""
-        from train.group import fit_group
-
-        models, rng = [], []
-        for job in jobs:
-            L.seed_everything(job.seed, verbose=False)
-            models.append(build_from_spec(job.model or {}))
-            rng.append(torch.get_rng_state())   # the augmentation's stream when trained alone
-        recipe = jobs[0].recipe
-        assert recipe is not None
-        name = f"group-{jobs[0].name}-{jobs[-1].name}"
-        trained = fit_group(self.fitter, models, recipe, [j.seed for j in jobs],
-                            [j.name for j in jobs], rng, name, test=self._network_accuracy)
-        members = [self._member(job, model, t) for job, model, t in zip(jobs, models, trained,
-                                                                        strict=True)]
-        self.fitter.clear_partial(name)
-        self._grouped.update({m.name: m for m in members[1:]})
-        return members[0]
-
-    def _forest(self, job: MemberJob) -> Member:
-        start = time.perf_counter()
-        x, y = self.data.train_tensors()
-        trees = int(job.hyper["n_estimators"])
-        _, ensemble = train_forest(x, y, n_estimators=trees, seed=job.seed)
-        seconds = time.perf_counter() - start
-        nodes = int(ensemble.left.size)   # node slots of the padded trees
-        member = Member(name=job.name, role=job.role, kind="forest", arch="forest",
-                        seed=job.seed, test_accuracy=self._accuracy(ForestClassifier(ensemble)),
-                        parameters=nodes, nonzero_parameters=nodes, train_seconds=seconds,
-                        hyper=dict(job.hyper),
-                        path=str(member_dir(self.root, job.role, job.name)))
-        return self._finish(member, ensemble)
-
-    # ----------------------------------------------------------------- helpers
-    def _target_copy(self) -> tuple[Member, nn.Module]:
-        """The built target and a fresh copy of its network to post-process."""
-        folder = member_dir(self.root, "target", "target")
-        if not is_built(folder):
-            raise MissingZooError(f"the target is not built yet at {folder}: positives need it; "
-                                  "run `python -m train.zoo member=target` first")
-        target = Member.load(folder)
-        return target, target.load_module().train()
-
-    def _network_accuracy(self, model: nn.Module) -> float | None:
-        batch = CPU_TEST_BATCH if self.device == "cpu" else 1024
-        return self._accuracy(TorchClassifier(model, batch_size=batch, device=self.device))
-
-    def _accuracy(self, classifier: Classifier) -> float | None:
-        """Test accuracy; None without test images (ImageNet weights saved without its
-        folder)."""
-        if not len(self.data.test):
-            return None
-        if self._test is None:
-            self._test = self.data.test_tensors()
-        return accuracy(classifier, *self._test)
 
     def _skip(self, folder: Path) -> Member:
         member = Member.load(folder)
@@ -270,36 +162,11 @@ class ZooBuilder:
         self.fitter.clear_partial(member.name)  # a run killed after writing member.json left it
         return member
 
-    def _finish(self, member: Member, artifact: Any) -> Member:
-        save_member(member, artifact)
-        self.fitter.clear_partial(member.name)
-        self.built.append(member.name)
-        return member
-
 
 def _work(job: MemberJob) -> int:
     """A job's share of a build's time, for the ETA: its epochs (1 without a recipe: a forest,
     pretrained weights)."""
     return job.recipe.epochs if job.recipe is not None else 1
-
-
-def _accuracy_of(member: Member | None) -> float:
-    return float(member.test_accuracy or 0.0) if member is not None else 0.0
-
-
-def _three_percent(job: MemberJob, before: float, acc: float | None
-                   ) -> tuple[str, dict[str, Any]]:
-    """A pruned level's role (positive, or rejected when it loses more than the budget of
-    the target's test accuracy ``before``) and its hyper-parameters: level, accuracy loss,
-    budget."""
-    after, budget = float(acc or 0.0), float(job.budget or 0.0)
-    hyper = {PRUNING[job.kind]: job.level, "accuracy_loss": before - after,
-             "max_accuracy_loss": budget, **job.hyper}
-    if within_budget(before, after, budget):
-        return "positive", hyper
-    log.info("%s loses %.3f accuracy > %.3f: not a suspect, chain ends", job.name,
-             hyper["accuracy_loss"], budget)
-    return "rejected", hyper
 
 
 def check_memory(

@@ -23,7 +23,6 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.io import AsyncCheckpointIO, TorchCheckpointIO
 from torch import nn
@@ -31,13 +30,19 @@ from torch import nn
 from ipguard.app.config import plain
 from ipguard.app.runtime import native_bf16
 from ipguard.data import ImageData
-from ipguard.results.tracking import finish_lightning_logger, lightning_logger
+from ipguard.results.tracking import (
+    finish_lightning_logger,
+    lightning_logger,
+    offline_run_dir,
+    zoo_group,
+)
 from ipguard.utils.errors import IPGuardError
 from ipguard.utils.io import atomic_write, remove_stale_tmp
-from ipguard.utils.progress import Progress, resolve_mode
+from ipguard.utils.progress import resolve_mode
 from train.datamodule import ImageDataModule
 from train.module import ClassifierModule, LastCheckpoint, checkpoint_identity, read_checkpoint
-from train.schema import Recipe
+from train.recipe import Recipe
+from train.training_progress import BatchBar, TrainingProgress
 
 log = logging.getLogger(__name__)
 PARTIAL = ".partial"  # <zoo>/.partial/<member>/last.ckpt: trainings not finished yet
@@ -65,65 +70,6 @@ def skip_failing_nvml_check() -> None:
     the answer is the same without the probe."""
     if os.environ.get(NVML_CHECK) == "1" and torch.cuda._device_count_nvml() < 0:
         del os.environ[NVML_CHECK]
-
-
-class TrainingProgress(L.Callback):
-    """A training's progress as log lines (where no bar is drawn): batches done, the epoch and
-    the time left, every ``IPGUARD_PROGRESS_INTERVAL`` seconds. A resumed training counts
-    from the epoch it resumes at. Batches are counted by the module's ``step_hooks`` (Lightning
-    sees one step an epoch)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.progress: Progress | None = None
-
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # a ClassifierModule or a train.group.GroupModule: both count batches by step hooks
-        epochs, steps = trainer.max_epochs, pl_module.steps_per_epoch
-        self.progress = Progress(f"train {self.name}", steps * epochs if epochs else None,
-                                 "batch", initial=steps * trainer.current_epoch, mode="log")
-        pl_module.step_hooks.append(self.step)
-
-    def step(self, module: ClassifierModule) -> None:
-        if self.progress is not None:
-            trainer = module.trainer
-            self.progress.update(1, epoch=f"{trainer.current_epoch + 1}/{trainer.max_epochs}")
-
-    def on_train_end(self, trainer: L.Trainer, *args: Any) -> None:
-        if self.progress is not None:
-            self.progress.close()
-
-    def on_exception(self, trainer: L.Trainer, *args: Any) -> None:
-        if self.progress is not None:  # killed, timed out, failed: not "done"
-            self.progress.close(interrupted=True)
-
-
-class BatchBar(TQDMProgressBar):
-    """Lightning's progress bar counting an epoch's batches (through the module's
-    ``step_hooks``), not Lightning's one step an epoch."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.steps = 1
-
-    @property
-    def total_train_batches(self) -> int:
-        return self.steps
-
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # a ClassifierModule or a train.group.GroupModule: both count batches by step hooks
-        self.steps = pl_module.steps_per_epoch
-        pl_module.step_hooks.append(self.step)
-        super().on_train_start(trainer, pl_module)
-
-    def step(self, module: ClassifierModule) -> None:
-        bar, n = self.train_progress_bar, module.epoch_step
-        if bar is not None and self._should_update(n, bar.total) and not bar.disable:
-            bar.n = n
-            bar.refresh()
-
-    def on_train_batch_end(self, *args: Any) -> None:
-        pass   # the step hook moved the bar batch by batch
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -184,6 +130,8 @@ class Fitter:
         self.checkpoint_every = int(checkpoint_every)
         self.checkpoint_min_seconds = float(checkpoint_min_seconds)
         self.callbacks: list[L.Callback] = []   # added to every training (timing, profiling)
+        # the folders of the offline W&B runs of the trainings so far (one command syncs them)
+        self.offline_runs: list[Path] = []
         warn_emulated_bf16(self.trainer_kwargs)
         quiet_lightning()
         skip_failing_nvml_check()
@@ -227,13 +175,15 @@ class Fitter:
         identity |= {k: repr(v) for k, v in (("loss", loss), ("perturb", perturb)) if v}
         loggers: list[Any] = [CSVLogger(str(self.log_dir), name=name)] if self.log_dir else []
         run = lightning_logger(self.wandb, name=f"{self.data.name}-{name}",
-                               group=f"zoo-{self.data.name}", tags=[self.data.name, name],
+                               group=zoo_group(self.data.name), tags=[self.data.name, name],
                                config={"member": name, "seed": seed,
-                                       "recipe": identity["recipe"], "trainable": trainable})
+                                       "recipe": identity["recipe"], "trainable": trainable},
+                               announce_offline=False)
         if run is not None:
             loggers.append(run)
+            self._note_offline_run(run)
         ckpt = self.partial(name) / "last.ckpt"
-        resume = self._resumable(ckpt, identity)
+        resume = self.resumable(ckpt, identity)
         checkpoint = LastCheckpoint(ckpt, self.checkpoint_every, identity,
                                     self.checkpoint_min_seconds)
         trainer = self.trainer(name, recipe.epochs, checkpoint, loggers)
@@ -268,6 +218,12 @@ class Fitter:
         return L.Trainer(max_epochs=epochs, logger=loggers or False, callbacks=callbacks,
                          **kwargs)
 
+    def _note_offline_run(self, logger: Any) -> None:
+        """Keep an offline run's folder for the build's one ``wandb sync`` line (train.build)."""
+        folder = offline_run_dir(logger.experiment)
+        if folder is not None and folder not in self.offline_runs:
+            self.offline_runs.append(folder)
+
     def partial(self, name: str) -> Path:
         return self.root / PARTIAL / name
 
@@ -279,7 +235,7 @@ class Fitter:
         except OSError:
             pass  # absent, or another member's training is still in there
 
-    def _resumable(self, ckpt: Path, identity: dict[str, Any]) -> Path | None:
+    def resumable(self, ckpt: Path, identity: dict[str, Any]) -> Path | None:
         """``ckpt`` when it is a readable checkpoint of this very training, else None (an
         unreadable, unsafe or foreign one is deleted and the member trains from the start)."""
         if not ckpt.is_file():

@@ -37,7 +37,7 @@ from ipguard.models.layers import last_linear
 from train.datamodule import batches
 from train.fit import Fitter, Trained
 from train.module import LastCheckpoint, make_optimizer, make_schedule, step_done
-from train.schema import Recipe
+from train.recipe import Recipe
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -225,7 +225,7 @@ def fit_group(fitter: Fitter, models: Sequence[nn.Module], recipe: Recipe, seeds
     identity = {"name": group, "members": list(names), "seeds": list(seeds),
                 "recipe": plain(recipe), "trainable": "all", "masked": []}
     ckpt = fitter.partial(group) / "last.ckpt"
-    resume = fitter._resumable(ckpt, identity)
+    resume = fitter.resumable(ckpt, identity)
     checkpoint = LastCheckpoint(ckpt, fitter.checkpoint_every, identity,
                                 fitter.checkpoint_min_seconds)
     trainer = fitter.trainer(group, recipe.epochs, checkpoint, [])

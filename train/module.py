@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ipguard.models.layers import last_linear
-from train.schema import Optimizer, Recipe, Schedule
+from train.recipe import Optimizer, Recipe, Schedule
 
 TRAINABLE = ("all", "last")
 MOMENTUM = 0.9  # SGD's (Nesterov) momentum

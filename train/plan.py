@@ -13,7 +13,8 @@ from typing import Any
 from ipguard.utils.errors import ConfigError
 from ipguard.zoo.suspects import FINETUNE, HARDER, PRUNING, STEALING, fraction_text, level_name
 from train.postprocess import pruning_levels
-from train.schema import API, Recipe, SeededSpec, StudentSpec, ZooSpec
+from train.recipe import Recipe
+from train.schema import API, SeededSpec, StudentSpec, ZooSpec
 
 # What ``member=`` accepts besides the zoo's own families (zoo.negatives.archs):
 SELECTIONS = ("all", "target", "positives", "negatives", "finetune", *FINETUNE, "wp", "fp",

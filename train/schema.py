@@ -13,38 +13,7 @@ from omegaconf import MISSING
 from ipguard.app.schema import DatasetConfig, LoggerConfig, PathsConfig, at_least, within
 from ipguard.utils.errors import ConfigError
 from ipguard.zoo.suspects import FINETUNE
-
-
-class Optimizer(StrEnum):
-    adam = "adam"
-    sgd = "sgd"     # Nesterov momentum 0.9
-
-
-class Schedule(StrEnum):
-    cosine = "cosine"
-    constant = "constant"
-
-
-@dataclass
-class Recipe:
-    """How one member trains."""
-
-    epochs: int = MISSING
-    lr: float = MISSING
-    optimizer: Optimizer = Optimizer.adam
-    weight_decay: float = 0.0
-    batch_size: int = 64
-    schedule: Schedule = Schedule.cosine
-    head_lr: float | None = None   # the last layer's rate when it differs (RTAL's new head)
-
-    def __post_init__(self) -> None:
-        at_least("epochs", self.epochs, 1, "train for at least 1 epoch")
-        if self.lr <= 0:
-            raise ConfigError("lr", self.lr, "the learning rate must be > 0")
-        if self.head_lr is not None and self.head_lr <= 0:
-            raise ConfigError("head_lr", self.head_lr, "the learning rate must be > 0")
-        at_least("weight_decay", self.weight_decay, 0.0, "must be >= 0")
-        at_least("batch_size", self.batch_size, 1, "must be an integer >= 1")
+from train.recipe import Recipe
 
 
 @dataclass
@@ -245,7 +214,7 @@ class HarderSpec:
 
 @dataclass
 class StealingSpec:
-    """Beyond the paper (issue 13, docs/stealing.md): built only when selected
+    """Beyond the paper (docs/stealing.md): built only when selected
     (``member=stealing`` or one family); a null family is not planned."""
 
     distill: DistillSpec | None = None

@@ -6,7 +6,7 @@
 
 The config is typed by train.schema.TrainConfig (types, choices, ranges); :func:`check_train`
 makes the checks no schema can before any data loads; train.plan says which members the job
-builds, train.build builds them.
+builds, train.build runs them through the builder of each member's kind (train.builders).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from ipguard.app.runtime import configure_threads
 from ipguard.utils.targets import check_loader, check_model
 from train.build import ZooBuilder, check_memory
 from train.plan import model_specs, plan
+from train.query_api import check_budgets, pool_size
 from train.schema import TrainConfig
 from train.schema import register as register_train
-from train.stealing import check_budgets, pool_size
 
 log = logging.getLogger(__name__)
 

@@ -32,19 +32,20 @@ from ipguard.app.runtime import configure_threads, git_revision, versions
 from ipguard.app.schema import BenchConfig
 from ipguard.core.extract import extract
 from ipguard.core.fingerprint import Fingerprint
+from ipguard.core.methods import Method
 from ipguard.core.metrics import score
 from ipguard.core.seeding import combo_suffix
 from ipguard.core.verify import verify
 from ipguard.paper.plots import plot_ru_curves
 from ipguard.results.area import decompose
-from ipguard.results.record import Extraction, Provenance, Record, Setting, SuspectResult, rates
+from ipguard.results.record import Extraction, Provenance, Record, SuspectResult, rates
+from ipguard.results.setting import Setting
 from ipguard.results.store import ResultsStore, best_setting, write_record
-from ipguard.results.tracking import Tracker
+from ipguard.results.tracking import Tracker, run_group
 from ipguard.results.verdicts import assess, wandb_summary
-from ipguard.results.wandb_runs import run_group
 from ipguard.utils.errors import ConfigError, IPGuardError
 from ipguard.utils.progress import Progress
-from ipguard.utils.targets import build_method, check_loader
+from ipguard.utils.targets import check_loader
 from ipguard.zoo import Zoo, load_zoo
 from ipguard.zoo.suspects import in_paper
 
@@ -68,7 +69,7 @@ def run_bench(cfg: DictConfig | BenchConfig) -> BenchResult:
     check_bench(settings)
     if settings.store.best_from:
         settings = with_best_setting(settings)
-    method = build_method(settings.method)
+    method = settings.method.build()
     out_dir = Path(settings.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     try:  # the zoo's identity is part of the setting; an unreadable zoo fails in the W&B run
@@ -97,7 +98,7 @@ def check_bench(cfg: BenchConfig, available: int | None = None) -> None:
     """What the schema cannot check, before any data, model, zoo or W&B run: the method and
     loader are allowed and their arguments fit, the device exists, folders can be written,
     extraction fits in memory."""
-    build_method(cfg.method)
+    cfg.method.build()
     check_loader(cfg.dataset.loader)
     check_device(cfg.device)
     check_folder("zoo_dir", cfg.zoo_dir, writable=False)
@@ -110,7 +111,7 @@ def _load_zoo(cfg: BenchConfig) -> Zoo:
     return load_zoo(cfg.zoo_dir, build_command=f"python -m train.zoo dataset={cfg.dataset.name}")
 
 
-def measure(cfg: BenchConfig, zoo: Zoo | None, method: Any, setting: Setting, out_dir: Path,
+def measure(cfg: BenchConfig, zoo: Zoo | None, method: Method, setting: Setting, out_dir: Path,
             tracker: Tracker) -> Record:
     """Extract, verify every suspect (one at a time: memory stays flat as the zoo grows),
     score on the headline selection and on every admitted positive, print, plot, log."""
@@ -127,7 +128,7 @@ def measure(cfg: BenchConfig, zoo: Zoo | None, method: Any, setting: Setting, ou
     fp_path = fingerprint.save(out_dir / "fingerprint.safetensors")
     meta = fingerprint.meta
     log.info("extracted %d points with %s in %.2fs (success %.2f, mean L2 %.3f)", setting.n,
-             setting.method_label, meta["seconds"], meta["success_rate"], meta["mean_l2"])
+             setting.method_label, meta.seconds, meta.success_rate, meta.mean_l2)
 
     effectiveness = verify(fingerprint, target.load_classifier(cfg.device)).matching_rate
     suspects: list[SuspectResult] = []
@@ -177,8 +178,8 @@ def measure(cfg: BenchConfig, zoo: Zoo | None, method: Any, setting: Setting, ou
 
 def _extraction(fingerprint: Fingerprint, device: str) -> Extraction:
     meta = fingerprint.meta
-    return Extraction(seconds=meta["seconds"], success_rate=meta["success_rate"],
-                      mean_l2=meta["mean_l2"], mean_iterations=meta["mean_iterations"],
+    return Extraction(seconds=meta.seconds, success_rate=meta.success_rate,
+                      mean_l2=meta.mean_l2, mean_iterations=meta.mean_iterations,
                       device=device,
                       points={k: v.tolist() for k, v in fingerprint.stats.items()})
 
@@ -188,16 +189,18 @@ def with_best_setting(cfg: BenchConfig) -> BenchConfig:
     (or of the method it is tuned as) in the sweeps ``store.best_from``: how Tables 5-8 pick
     each method's setting, as the paper does; with ``store.best_per_combo``, the best of this
     job's combo."""
-    method = build_method(cfg.method)
+    method = cfg.method.build()
     combo = combo_suffix(str(cfg.init), str(cfg.label)) if cfg.store.best_per_combo else None
     best = best_setting(cfg.store.root, list(cfg.store.best_from), method.tuning_name(), combo)
-    spec = dict(cfg.method)
+    spec = cfg.method.spec()
     for name, value in best.setting.params.items():
         if name in spec and not name.startswith("_"):  # never the _target_
             spec[name] = value
-    cfg = dataclasses.replace(cfg, method=spec, init=type(cfg.init)(best.setting.init),
+    # stored records are input too (a shared results folder): typed, then built, like a config
+    chosen = typed(spec, type(cfg.method), "method")
+    chosen.build()
+    cfg = dataclasses.replace(cfg, method=chosen, init=type(cfg.init)(best.setting.init),
                               label=type(cfg.label)(best.setting.label))
-    build_method(spec)  # stored records are input too (a shared results folder)
     log.info("best setting of %s in %s: %s %s (ARUC %.4f, %s)", method.name,
              list(cfg.store.best_from), best.setting.method_label, best.setting.params,
              best.aruc, best.key)

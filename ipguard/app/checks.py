@@ -56,9 +56,10 @@ def check_folder(field: str, value: Any, writable: bool = True) -> Path:
 
 def training_images(dataset: DatasetConfig) -> int:
     """How many training images init=train stacks: the dataset's size, or its per-class
-    subset; none for ImageNet without a folder (extraction then says init=train needs them)."""
+    subset; none for a dataset that is never downloaded (ImageNet) when no folder is given
+    (extraction then says init=train needs them)."""
     loader = dataset.loader or {}
-    if "root" in loader and loader["root"] is None and dataset.name == "imagenet":
+    if "root" in loader and loader["root"] is None and not dataset.downloadable:
         return 0
     size = int(dataset.train_size)
     per_class = loader.get("train_per_class")

@@ -58,11 +58,11 @@ def register() -> None:
     from hydra.core.config_store import ConfigStore
 
     from ipguard.app.schema import METHOD_SCHEMAS, BenchConfig
-    from ipguard.paper.config import FiguresConfig
+    from ipguard.app.sweeps import figures_schema
 
     cs = ConfigStore.instance()
     cs.store(name="bench_schema", node=BenchConfig)
-    cs.store(name="figures_schema", node=FiguresConfig)
+    cs.store(name="figures_schema", node=figures_schema(SWEEPS_DIR))
     for name, schema in METHOD_SCHEMAS.items():
         cs.store(group="schema/method", name=name, node=schema)
     for file in sorted(SWEEPS_DIR.glob("*.yaml")):
@@ -77,13 +77,14 @@ def experiments() -> dict[str, dict[str, Any]]:
     table4_fashion_mnist, zoo_digits): it pins the dataset (and so the zoo), the sweep and the
     W&B group. Made from the files of sweeps/ and conf/dataset/, so a new one of either has its
     presets at once; a file conf/experiment/<name>.yaml adds one of your own."""
+    from ipguard.results.tracking import run_group
+
     out = {}
     for sweep in sorted(p.stem for p in SWEEPS_DIR.glob("*.yaml")):
         for dataset in sorted(p.stem for p in (CONF_DIR / "dataset").glob("*.yaml")):
-            group = f"zoo-{dataset}" if sweep == "zoo" else f"{dataset}-{sweep}"
             out[f"{sweep}_{dataset}"] = {
                 "defaults": [{"override /dataset": dataset}, {"override /sweep": sweep}],
-                "logger": {"group": group}}
+                "logger": {"group": run_group(dataset, sweep)}}
     return out
 
 
@@ -123,8 +124,9 @@ def typed(cfg: DictConfig | Mapping[str, Any], schema: type[T], path: str = "") 
     """``cfg`` as an instance of its schema dataclass: types checked (whether or not the
     config was composed over the schema), interpolations resolved, every ``__post_init__`` run.
     Any problem is a one-line ConfigError naming the field's full path."""
+    structured, cfg = _with_members(schema, cfg, path)
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(schema), cfg)
+        merged = OmegaConf.merge(structured, cfg)
         data = OmegaConf.to_container(merged, resolve=True, throw_on_missing=True)
     except (OmegaConfBaseException, ValueError) as exc:
         raise config_error(exc, path) or ConfigError(path or "config", "?", str(exc)) from exc
@@ -153,6 +155,8 @@ def _build_value(hint: Any, value: Any, path: str) -> Any:
         inner = [a for a in args if a is not type(None)]
         return _build_value(inner[0], value, path) if len(inner) == 1 else value
     if dataclasses.is_dataclass(hint) and isinstance(value, Mapping):
+        if hasattr(hint, "variant"):  # a family of schemas (MethodConfig): the member named
+            return build(_variant(hint, value, path), value, path)
         return build(hint, value, path)
     if origin is dict and len(args) == 2 and isinstance(value, Mapping):
         return {k: _build_value(args[1], v, f"{path}.{k}") for k, v in value.items()}
@@ -161,6 +165,32 @@ def _build_value(hint: Any, value: Any, path: str) -> Any:
     if isinstance(hint, type) and issubclass(hint, Enum) and not isinstance(value, hint):
         return hint(value)
     return value
+
+
+def _with_members(schema: type, cfg: Any, path: str) -> tuple[DictConfig, Any]:
+    """``schema`` as a structured config, and ``cfg`` to merge into it. A field whose schema is
+    a family (``MethodConfig``: one schema per method) is typed as the member ``cfg`` names
+    there, and ``cfg`` is then merged as plain data, so that the member's schema checks every
+    key and value whether or not ``cfg`` was composed over it."""
+    node = OmegaConf.structured(schema)
+    hints = typing.get_type_hints(schema)
+    families = [f.name for f in dataclasses.fields(schema) if hasattr(hints[f.name], "variant")]
+    if not families or not isinstance(cfg, Mapping):
+        return node, cfg
+    data = OmegaConf.to_container(cfg, resolve=False) if isinstance(cfg, DictConfig) else cfg
+    for name in families:
+        value = data.get(name)
+        if isinstance(value, Mapping):
+            node[name] = OmegaConf.structured(_variant(hints[name], value, _join(path, name)))
+    return node, data
+
+
+def _variant(hint: Any, value: Mapping[str, Any], path: str) -> type:
+    """The schema of the family ``hint`` that ``value`` names (``MethodConfig.variant``)."""
+    try:
+        return hint.variant(value)
+    except ConfigError as exc:
+        raise ConfigError(_join(path, exc.field), exc.value, exc.valid) from None
 
 
 def _join(path: str, name: str) -> str:

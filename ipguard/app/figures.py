@@ -20,11 +20,12 @@ import hydra
 from omegaconf import DictConfig
 
 from ipguard.app.cli import entry, task
-from ipguard.app.config import CONF_DIR, plain, typed
+from ipguard.app.config import CONF_DIR, SWEEPS_DIR, plain, typed
+from ipguard.app.schema import FiguresConfig, Source
+from ipguard.app.sweeps import sweep_grid
 from ipguard.data import dataset_title
 from ipguard.paper import ARTIFACTS, Inputs, sweeps_needed
 from ipguard.paper.base import FigureOut, Results
-from ipguard.paper.config import FiguresConfig, Source
 from ipguard.paper.tables import Table
 from ipguard.results.record import Record
 from ipguard.results.store import load_local
@@ -58,7 +59,7 @@ def build_figures(cfg: DictConfig | FiguresConfig) -> FiguresReport:
     out = Path(settings.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = FiguresReport(out)
-    sweeps = sweeps_needed(settings)
+    sweeps = sweeps_needed(settings.figures, settings.tables)
     results = Results.of_records({ds: load_records(settings, ds, sweeps, out)
                                   for ds in settings.datasets})
     for ds in results.datasets:
@@ -67,7 +68,10 @@ def build_figures(cfg: DictConfig | FiguresConfig) -> FiguresReport:
                         f"the sweeps first, e.g. `python -m ipguard.bench -m sweep=fig6 "
                         f"dataset={ds}` (sweeps/README.md)")
     zoos, errors = load_zoos(settings.zoo_dir, settings.datasets)
-    inputs = Inputs.from_config(settings, results, zoos, errors)
+    grids = {spec.sweep: grid for spec in settings.figures.values()
+             if (grid := sweep_grid(SWEEPS_DIR / f"{spec.sweep}.yaml")) is not None}
+    inputs = Inputs(results, settings.figures, settings.tables, settings.grid,
+                    settings.suspects, zoos, errors, settings.intervals, grids)
     for artifact in ARTIFACTS:
         output = artifact.build(inputs)
         for message in output.warnings:

@@ -9,13 +9,18 @@ dataclass; ``typed`` adds the path (``zoo.target.recipe.epochs``)."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, get_type_hints
 
 from omegaconf import MISSING
 
+from ipguard.core.extract import PAPER_N
 from ipguard.core.methods import METHODS, Method
+from ipguard.core.metrics import PAPER_R
+from ipguard.paper.config import FigureSpec, Grid, TablesConfig
+from ipguard.utils import targets
 from ipguard.utils.errors import ConfigError
 from ipguard.zoo.suspects import Selection
 
@@ -79,6 +84,9 @@ class DatasetConfig:
     train_size: int = 0                # training images (memory estimate for init=train)
     mean: list[float] = field(default_factory=list)
     std: list[float] = field(default_factory=list)
+    # the loader fetches the data itself when loader.root is null (torchvision's download);
+    # false (ImageNet): only a folder you give has images, so without one there are none
+    downloadable: bool = True
     loader: Any = MISSING
 
     def __post_init__(self) -> None:
@@ -111,7 +119,7 @@ class LoggerConfig:
 
 @dataclass
 class MetricsConfig:
-    r: int = 100   # intervals in Eq. 7
+    r: int = PAPER_R   # intervals in Eq. 7
 
     def __post_init__(self) -> None:
         at_least("r", self.r, 1, "ARUC's number of intervals r must be an integer >= 1")
@@ -142,17 +150,19 @@ class BenchConfig:
 
     paths: PathsConfig = field(default_factory=PathsConfig)
     dataset: DatasetConfig = MISSING
-    method: Any = MISSING   # a method config (conf/method/): built by ipguard.utils.targets
+    method: MethodConfig = MISSING   # conf/method/<name>.yaml: one of METHOD_SCHEMAS
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     init: Init = Init.train
     label: Label = Label.least_likely
-    n: int = 100                       # fingerprinting points
+    n: int = PAPER_N                   # fingerprinting points
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None         # CPU threads (null: SLURM_CPUS_PER_TASK or all)
-    threshold: float = 0.5             # Verify's matching-rate threshold for verdicts
+    threshold: float = 0.5             # Verify's matching-rate threshold (ARUC sweeps all)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
-    suspects: Selection = field(default_factory=Selection)  # the headline selection
+    # which pruned models count as positives in the headline ARUC: null caps, every level the
+    # 3 % rule admits (the paper's protocol); a cap is a deviation, labelled in every output
+    suspects: Selection = field(default_factory=Selection)
     zoo_dir: str = MISSING
     force: bool = False                # recompute a point whose record is in the store
     store: StoreConfig = field(default_factory=StoreConfig)
@@ -167,11 +177,41 @@ class BenchConfig:
 
 
 # --------------------------------------------------------------------------- methods
-def method_schema(cls: type[Method]) -> type:
+@dataclass
+class MethodConfig:
+    """What every method config has: the class it builds. Each method's own schema
+    (``METHOD_SCHEMAS``, made from the method class) adds its hyper-parameters; Hydra keeps the
+    composed node of that schema, and ``typed`` builds the one its ``_target_`` names
+    (``variant``), so a misspelt or mistyped method field is refused like any other."""
+
+    _target_: str = MISSING
+
+    @classmethod
+    def variant(cls, data: Mapping[str, Any]) -> type[MethodConfig]:
+        """The schema of the method ``data`` names by its ``_target_``; a name outside the
+        suite's methods is refused with what is allowed."""
+        target = str(data.get("_target_"))
+        schema = _BY_TARGET.get(target)
+        if schema is None:  # refused with the list of allowed names, or as no method at all
+            targets.resolve_target("_target_", target, targets.METHODS, "method")
+            raise ConfigError("_target_", target, f"one of {sorted(_BY_TARGET)}")
+        return schema
+
+    def spec(self) -> dict[str, Any]:
+        """``{_target_: ..., **hyper-parameters}``, as ``ipguard.utils.targets`` builds it."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def build(self) -> Method:
+        """The method, its class checked against the allow-list and its values by the method
+        itself (k < 0, eps outside (0, 1], ... are one-line ConfigErrors)."""
+        return targets.build_method(self.spec())
+
+
+def method_schema(cls: type[Method]) -> type[MethodConfig]:
     """A config schema for a method class, made from its own dataclass fields (so types and
     defaults are written once, in the method): ``_target_`` plus every hyper-parameter, tuples
     as lists."""
-    fields = [("_target_", str, field(default=f"ipguard.core.methods.{cls.__name__}"))]
+    fields = [("_target_", str, field(default=method_target(cls)))]
     hints = _field_types(cls)
     for f in dataclasses.fields(cls):
         kind = hints[f.name]
@@ -181,7 +221,12 @@ def method_schema(cls: type[Method]) -> type:
             fields.append((f.name, kind, field(default_factory=lambda v=value: list(v))))
         else:
             fields.append((f.name, kind, field(default=default)))
-    return dataclasses.make_dataclass(f"{cls.__name__}Config", fields)
+    return dataclasses.make_dataclass(f"{cls.__name__}Config", fields, bases=(MethodConfig,))
+
+
+def method_target(cls: type[Method]) -> str:
+    """The ``_target_`` a config names the method by (its public name in the package)."""
+    return f"ipguard.core.methods.{cls.__name__}"
 
 
 def _field_types(cls: type) -> dict[str, Any]:
@@ -189,3 +234,36 @@ def _field_types(cls: type) -> dict[str, Any]:
 
 
 METHOD_SCHEMAS = {name: method_schema(cls) for name, cls in METHODS.items()}
+_BY_TARGET = {method_target(METHODS[name]): schema for name, schema in METHOD_SCHEMAS.items()}
+
+
+class Source(StrEnum):
+    local = "local"                   # the results store
+    wandb = "wandb"                   # W&B runs through the public API (after `wandb sync`)
+
+
+@dataclass
+class FiguresConfig:
+    """``python -m ipguard.figures`` (conf/figures.yaml): which results, which panels, where."""
+
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    dataset: DatasetConfig = MISSING
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    datasets: list[str] = field(default_factory=list)   # the panels (and table columns)
+    source: Source = Source.local
+    results_dir: str = MISSING
+    zoo_dir: str = MISSING
+    out_dir: str = MISSING
+    wandb_path: str | None = None     # entity/project for source=wandb
+    grid: Grid = Grid.sweep
+    suspects: Selection = field(default_factory=Selection)  # the headline selection (Table 1)
+    # Figures 3-6: when composed, read from the sweep files (ipguard.app.sweeps)
+    figures: dict[str, FigureSpec] = field(default_factory=dict)
+    tables: TablesConfig = field(default_factory=TablesConfig)
+    # 95 % intervals in Figures 3-6 (bands), Tables 4 and 5-7 (docs/verdicts.md);
+    # false: every table exactly as before them
+    intervals: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.datasets:
+            raise ConfigError("datasets", [], "name at least one dataset, e.g. dataset=digits")

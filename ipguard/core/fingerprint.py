@@ -6,7 +6,9 @@ fingerprint received from someone else is safe to load."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +25,67 @@ REMAKE = "make a new one with `python -m ipguard.bench` (it writes fingerprint.s
 
 
 @dataclass
+class FingerprintMeta:
+    """How a fingerprint was made, as its file's header records it: the method and its
+    hyper-parameters (``params``: open-ended, each method has its own), the combo, n, the seed,
+    the target, and what extraction measured. A file made elsewhere may leave any of them out
+    (None); keys this version does not know ride along in ``extra``."""
+
+    method: str | None = None
+    params: dict[str, Any] | None = None
+    init: str | None = None
+    label: str | None = None
+    combo: str | None = None
+    n: int | None = None
+    seed: int | None = None
+    seconds: float | None = None
+    target: str | None = None
+    device: str | None = None
+    success_rate: float | None = None
+    mean_l2: float | None = None
+    mean_iterations: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The header's JSON object: the keys that are set, in this order, then ``extra``."""
+        known = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        return {**{k: v for k, v in known.items() if v is not None}, **self.extra}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], source: str) -> FingerprintMeta:
+        """The header's object, each known key checked against its type (a fingerprint may
+        come from someone else)."""
+        hints = typing.get_type_hints(cls)
+        known: dict[str, Any] = {}
+        for f in fields(cls):
+            value = data.get(f.name)
+            if f.name == "extra" or value is None:
+                continue
+            inner = typing.get_args(hints[f.name])[0]   # X of "X | None"
+            accepted, words = _KINDS[typing.get_origin(inner) or inner]
+            if isinstance(value, bool) or not isinstance(value, accepted):
+                raise IPGuardError(f"{source}: fingerprint metadata {f.name}={value!r} is not "
+                                   f"{words} ({REMAKE})")
+            known[f.name] = float(value) if inner is float else value
+        names = {f.name for f in fields(cls)}
+        return cls(**known, extra={k: v for k, v in data.items() if k not in names})
+
+
+# What a header value of each field type may be (JSON has no int/float split for floats).
+_KINDS: dict[type, tuple[tuple[type, ...], str]] = {
+    str: ((str,), "text"), int: ((int,), "an integer"), float: ((int, float), "a number"),
+    dict: ((dict,), "a JSON object")}
+
+
+@dataclass
 class Fingerprint:
-    """``x`` (n, C, H, W) float32 in [0, 1], ``y`` (n,) int64 target labels, ``meta`` (method,
-    params, combo, seed, seconds, ...) and per-point ``stats`` (initial label i, target label j,
-    iterations, success, L2 and L-inf distance to the initial point)."""
+    """``x`` (n, C, H, W) float32 in [0, 1], ``y`` (n,) int64 target labels, ``meta`` (how it
+    was made) and per-point ``stats`` (initial label i, target label j, iterations, success, L2
+    and L-inf distance to the initial point)."""
 
     x: torch.Tensor
     y: torch.Tensor
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: FingerprintMeta = field(default_factory=FingerprintMeta)
     stats: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -42,7 +97,7 @@ class Fingerprint:
     def save(self, path: str | Path) -> Path:
         tensors = {"x": self.x.float().contiguous(), "y": self.y.long().contiguous()}
         tensors |= {f"stats.{k}": v.contiguous() for k, v in self.stats.items()}
-        header = {"meta": json.dumps(self.meta, default=str), "format": FORMAT}
+        header = {"meta": json.dumps(self.meta.to_json(), default=str), "format": FORMAT}
         return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=header))
 
     @classmethod
@@ -71,12 +126,13 @@ class Fingerprint:
         if "x" not in tensors or "y" not in tensors:
             raise IPGuardError(f"{path}: fingerprint must hold tensors 'x' and 'y' ({REMAKE})")
         try:
-            meta = json.loads(header.get("meta", "{}"))
+            raw_meta = json.loads(header.get("meta", "{}"))
         except json.JSONDecodeError as exc:
             raise IPGuardError(f"{path}: fingerprint metadata is not valid JSON ({exc}; "
                                f"{REMAKE})") from exc
-        if not isinstance(meta, dict):
+        if not isinstance(raw_meta, dict):
             raise IPGuardError(f"{path}: fingerprint metadata must be a JSON object ({REMAKE})")
+        meta = FingerprintMeta.from_json(raw_meta, str(path))
         stats = {k.removeprefix("stats."): v for k, v in tensors.items() if k.startswith("stats.")}
         x, y = tensors["x"], tensors["y"]
         try:

@@ -12,9 +12,12 @@ from ipguard.utils.errors import ConfigError
 
 # Matching rates are m/n and thresholds t/r: equal reals may differ in the last bit.
 _TOL = 1e-9
+# The paper's r, Eq. 7's number of intervals: the one home of the default (the bench's
+# metrics.r, a record's setting and every function here take it from this name).
+PAPER_R = 100
 
 
-def thresholds(r: int = 100) -> np.ndarray:
+def thresholds(r: int = PAPER_R) -> np.ndarray:
     """tau = 1/r, 2/r, ..., 1: the rightmost point of each of r intervals (Eq. 7)."""
     if r < 1:
         raise ConfigError("metrics.r", r, "the number of intervals r must be >= 1")
@@ -37,13 +40,14 @@ def uniqueness(negative_rates: Sequence[float] | np.ndarray,
     return (neg[..., None, :] < np.atleast_1d(tau)[:, None] - _TOL).mean(axis=-1)
 
 
-def aruc(positive_rates: Sequence[float], negative_rates: Sequence[float], r: int = 100) -> float:
+def aruc(positive_rates: Sequence[float], negative_rates: Sequence[float],
+         r: int = PAPER_R) -> float:
     """Eq. 7: (1/r) * sum_{t=1..r} min(R(t/r), U(t/r))."""
     return float(arucs(positive_rates, negative_rates, r))
 
 
 def arucs(positive_rates: Sequence[float] | np.ndarray, negative_rates: Sequence[float] |
-          np.ndarray, r: int = 100) -> np.ndarray:
+          np.ndarray, r: int = PAPER_R) -> np.ndarray:
     """Eq. 7 for each row of rates (a row per bootstrap replicate: (..., suspects))."""
     tau = thresholds(r)
     both = np.minimum(robustness(positive_rates, tau), uniqueness(negative_rates, tau))
@@ -74,7 +78,8 @@ class Scores:
     negatives: int
 
 
-def score(positive_rates: Sequence[float], negative_rates: Sequence[float], r: int = 100) -> Scores:
+def score(positive_rates: Sequence[float], negative_rates: Sequence[float],
+          r: int = PAPER_R) -> Scores:
     """All metrics at once, with the curves for plotting and the results record."""
     tau = thresholds(r)
     rob = robustness(positive_rates, tau)

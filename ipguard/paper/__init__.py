@@ -15,8 +15,9 @@ and the few options it needs; it returns the tables and figures to write (``Outp
 
 from typing import Any
 
-# The registry imports every artifact (and matplotlib); ``ipguard.app.config.register()`` imports
-# this package for its config schema only, so the registry loads on first use.
+# The registry imports every artifact (and matplotlib); the figures config's schema
+# (``ipguard.app.schema``) imports this package for the artifacts' options only, so the registry
+# loads on first use.
 _REGISTRY = ("ARTIFACTS", "Artifact", "Inputs", "sweeps_needed")
 
 

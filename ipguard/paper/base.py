@@ -14,7 +14,8 @@ from pathlib import Path
 from ipguard.core.methods import PARAM_MATH, math_name, method_order, paper_name
 from ipguard.core.seeding import INITS, LABELS, combo_suffix
 from ipguard.paper.tables import Table
-from ipguard.results.record import Record, canonical, format_value
+from ipguard.results.record import Record
+from ipguard.results.setting import canonical, format_value
 from ipguard.results.store import Point, best_point, group_points
 
 # The four combos in the paper's order (Table 3): -TR, -TL, -RR, -RL.

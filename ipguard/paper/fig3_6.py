@@ -23,20 +23,20 @@ from ipguard.paper.base import (
     varied,
 )
 from ipguard.paper.config import FigureSpec
-from ipguard.paper.grid import missing_points, missing_warning
+from ipguard.paper.grid import SweepGrid, missing_points, missing_warning
 from ipguard.paper.plots import SweepLine, SweepPanel, plot_aruc_sweep
 from ipguard.paper.tables import Table, fmt, fmt_range
-from ipguard.results.record import canonical, format_value
+from ipguard.results.setting import canonical, format_value
 from ipguard.results.store import Point, best_point, group_points
 from ipguard.results.verdicts import ARUC_INTERVAL, NO_MATCHES, aruc_interval, interval_columns
 
 BAND = "shaded: 95 % interval (bootstrap over seeds and fingerprint points)"
 
 
-def sweep_figure(name: str, spec: FigureSpec, results: Results, grid_from_file: bool,
+def sweep_figure(name: str, spec: FigureSpec, results: Results, grid: SweepGrid | None,
                  intervals: bool = True) -> Output:
-    """Figure ``name`` (fig3 .. fig6) from the records of ``spec.sweep``; ``grid_from_file``
-    checks the points against the sweep file's grid too, not only against the records';
+    """Figure ``name`` (fig3 .. fig6) from the records of ``spec.sweep``; ``grid`` (the sweep
+    file's) is checked for missing points too, not only the records' own grid;
     ``intervals`` shades 95 % intervals and prints them in the table."""
     out = Output()
     panels: list[tuple[str, SweepPanel, list[Point], list[str]]] = []
@@ -51,7 +51,7 @@ def sweep_figure(name: str, spec: FigureSpec, results: Results, grid_from_file: 
             continue
         points = group_points(pool)
         param = param or points[0].param
-        missing, seeds = missing_points(points, spec.sweep if grid_from_file else None)
+        missing, seeds = missing_points(points, grid)
         if missing:
             out.warnings.append(missing_warning(spec.title, spec.method, param, ds, spec.sweep,
                                                 missing, seeds > 1))

@@ -7,9 +7,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ipguard.paper.base import Output, Results
-from ipguard.paper.config import FiguresConfig, FigureSpec, Grid, TablesConfig
+from ipguard.paper.config import FigureSpec, Grid, TablesConfig
 from ipguard.paper.fig2 import ru_figure
 from ipguard.paper.fig3_6 import sweep_figure
+from ipguard.paper.grid import SweepGrid
 from ipguard.paper.seeds_table import seeds_table
 from ipguard.paper.stealing_table import stealing_table
 from ipguard.paper.table4 import best_aruc_table
@@ -24,7 +25,8 @@ from ipguard.zoo.suspects import Selection
 @dataclass
 class Inputs:
     """What the artifacts draw from: the records, the zoos (for Tables 1-2; ``zoo_errors``
-    says why a dataset has none) and the options of ``conf/figures.yaml`` they use."""
+    says why a dataset has none), the sweep files' grids and the options of
+    ``conf/figures.yaml`` they use. The entry point (``ipguard.app.figures``) fills it."""
 
     results: Results
     figures: dict[str, FigureSpec] = field(default_factory=dict)
@@ -34,12 +36,8 @@ class Inputs:
     zoos: Mapping[str, Zoo] = field(default_factory=dict)
     zoo_errors: Mapping[str, str] = field(default_factory=dict)
     intervals: bool = True
+    sweep_grids: Mapping[str, SweepGrid] = field(default_factory=dict)   # by sweep name
 
-    @classmethod
-    def from_config(cls, cfg: FiguresConfig, results: Results, zoos: Mapping[str, Zoo],
-                    zoo_errors: Mapping[str, str]) -> Inputs:
-        return cls(results, cfg.figures, cfg.tables, cfg.grid, cfg.suspects, zoos, zoo_errors,
-                   cfg.intervals)
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,8 @@ class Artifact:
 def _figures_3_6(i: Inputs) -> Output:
     out = Output()
     for name, spec in i.figures.items():
-        out.add(sweep_figure(name, spec, i.results, i.grid == Grid.sweep, i.intervals))
+        grid = i.sweep_grids.get(spec.sweep) if i.grid == Grid.sweep else None
+        out.add(sweep_figure(name, spec, i.results, grid, i.intervals))
     return out
 
 
@@ -88,11 +87,11 @@ ARTIFACTS: tuple[Artifact, ...] = (
 )
 
 
-def sweeps_needed(cfg: FiguresConfig) -> list[str]:
+def sweeps_needed(figures: Mapping[str, FigureSpec], tables: TablesConfig) -> list[str]:
     """Every sweep some artifact reads."""
-    return sorted({s.sweep for s in cfg.figures.values()} | set(cfg.tables.best_from)
-                  | {cfg.tables.matching_rates_sweep, cfg.tables.seconds_sweep}
-                  | set(cfg.tables.stealing_from) | {cfg.tables.seeds_sweep})
+    return sorted({s.sweep for s in figures.values()} | set(tables.best_from)
+                  | {tables.matching_rates_sweep, tables.seconds_sweep}
+                  | set(tables.stealing_from) | {tables.seeds_sweep})
 
 
 __all__ = ["ARTIFACTS", "Artifact", "Inputs", "sweeps_needed"]

@@ -101,7 +101,7 @@ def stealing_table(dataset: str, pool: Sequence[Record]) -> Output:
             row = (group, suspect_label(s.kind, s.hyper))
             if row not in keys:
                 keys.append(row)
-            agree = s.hyper.get("agreement")
+            agree = s.agreement
             cells.setdefault(row, {}).update({"Agreement": fmt(agree),
                                               "Test acc.": fmt(s.test_accuracy),
                                               columns[key]: fmt(s.matching_rate)})
@@ -109,7 +109,7 @@ def stealing_table(dataset: str, pool: Sequence[Record]) -> Output:
                          "key": record.key, "name": s.name, "role": s.role, "kind": s.kind,
                          "agreement": agree, "test_accuracy": s.test_accuracy,
                          "matching_rate": s.matching_rate,
-                         "queries": s.hyper.get("queries"), "api": s.hyper.get("api")})
+                         "queries": s.queries, "api": s.api})
     summary = [("aruc", "ARUC", "paper's suspects (headline)"),
                ("aruc_with_stealing", "ARUC", "+ stealing positives"),
                ("aruc_with_harder", "ARUC", "+ harder negatives"),
@@ -150,14 +150,15 @@ def stealing_figure(dataset: str, chosen: dict[tuple[str, str], Record],
         series = []
         for kind in (*EXTRACTION, "distill", "adv_ft", *HARDER):
             mine = [s for s in beyond(record) if s.kind == kind
-                    and s.hyper.get("agreement") is not None]
+                    and s.agreement is not None]
             if not mine:
                 continue
             mine.sort(key=_order)
-            notes = [str(s.hyper.get("queries", "")) if kind in EXTRACTION else "" for s in mine]
+            notes = [str(s.queries) if kind in EXTRACTION and s.queries is not None else ""
+                     for s in mine]
             series.append(StealingSeries(
                 "Harder negatives" if kind in HARDER else LABELS[kind],
-                [float(s.hyper["agreement"]) for s in mine], [s.matching_rate for s in mine],
+                [float(s.agreement or 0.0) for s in mine], [s.matching_rate for s in mine],
                 notes, line=kind in EXTRACTION, negative=kind in HARDER))
         if series:
             panels.append(StealingPanel(columns[key], _merge(series)))
@@ -183,5 +184,5 @@ def _merge(series: list[StealingSeries]) -> list[StealingSeries]:
 
 def _order(s: SuspectResult) -> tuple[int, float, str]:
     """Families in their order, extraction by budget (all queries last), then by name."""
-    budget = float(s.hyper.get("queries") or 0) if s.kind in EXTRACTION else 0.0
+    budget = float(s.queries or 0) if s.kind in EXTRACTION else 0.0
     return BEYOND_PAPER.index(s.kind), budget, s.name

@@ -17,7 +17,7 @@ from ipguard.paper.base import (
     others_text,
 )
 from ipguard.paper.tables import Table, fmt, fmt_range
-from ipguard.results.record import format_value
+from ipguard.results.setting import format_value
 from ipguard.results.verdicts import ARUC_INTERVAL, NO_MATCHES, aruc_interval, interval_columns
 
 

@@ -2,139 +2,31 @@
 
 A ``Record`` is written by ``ipguard.bench``, stored by ``ipguard.results.store`` (one JSON file per
 setting) and mirrored to W&B; every table and figure reads records by their fields. Its
-``Setting`` says what was measured and names the file (``key()``)."""
+``Setting`` (ipguard.results.setting) says what was measured and names the file (``key()``)."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from ipguard.core.calibration import Verdicts
-from ipguard.core.methods import method_class, paper_name, swept_param
 from ipguard.core.metrics import Scores
-from ipguard.core.seeding import combo_suffix
-from ipguard.zoo.suspects import Selection
+from ipguard.results.record_v1 import SCHEMA_V1, v1_as_v2
+from ipguard.results.setting import Setting
 
 SCHEMA = "ipguard.results/2"
-SCHEMA_V1 = "ipguard.results/1"  # the flat record of stores made before the typed record
-DEFAULT_N = 100   # the paper's number of fingerprinting points
-DEFAULT_R = 100   # the paper's intervals in Eq. 7
-
-
-def format_value(value: Any) -> str:
-    """A parameter value in a key: short where that is exact (0.01, 3, 0.003922), else the
-    shortest text that reads back as the same float, so two values never print alike."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int | float):
-        text = format(float(value), ".6g")
-        return text if float(text) == float(value) else repr(float(value))
-    if isinstance(value, list | tuple):
-        return ",".join(format_value(v) for v in value)
-    return "none" if value is None else str(value)
-
-
-def canonical(value: Any) -> Any:
-    """JSON-normal form for comparing settings: numbers as floats, tuples as lists."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, Mapping):
-        return {str(k): canonical(v) for k, v in sorted(value.items())}
-    if isinstance(value, list | tuple):
-        return [canonical(v) for v in value]
-    return json.loads(json.dumps(value, default=str))
-
-
-@dataclass(frozen=True)
-class Setting:
-    """Everything that changes a bench result: the dataset and zoo, the method and all its
-    parameters, the combo, n, the seed, Eq. 7's r and the headline selection of positives."""
-
-    dataset: str
-    method: str
-    params: dict[str, Any]
-    init: str
-    label: str
-    n: int = DEFAULT_N
-    seed: int = 0
-    r: int = DEFAULT_R
-    selection: Selection = field(default_factory=Selection)
-    zoo: str | None = None
-
-    def __post_init__(self) -> None:
-        # as JSON holds them (tuples as lists), so a setting equals itself read back
-        object.__setattr__(self, "params", json.loads(json.dumps(self.params, default=str)))
-
-    @property
-    def combo(self) -> str:
-        return combo_suffix(self.init, self.label)
-
-    @property
-    def swept(self) -> str | None:
-        return swept_param(self.method, self.params)
-
-    @property
-    def value(self) -> Any:
-        return self.params.get(self.swept) if self.swept else None
-
-    @property
-    def method_label(self) -> str:
-        """'IPGuard-TL': the paper's name of the method with its combo."""
-        return f"{paper_name(self.method)}{self.combo}"
-
-    def key(self) -> str:
-        """``ipguard-TL-k=3-s0``: method, combo, the swept parameter, every other parameter
-        that differs from the method's default, n / r / selection where they differ from the
-        paper's, and the seed. Unique for every setting but the zoo (see ``identity``)."""
-        cls = method_class(self.method)
-        defaults = canonical(cls.defaults()) if cls is not None else {}
-        swept = self.swept
-        parts = [self.method, self.combo.lstrip("-")]
-        if swept is not None and swept in self.params:
-            parts.append(f"{swept}={format_value(self.params[swept])}")
-        for name, value in self.params.items():
-            if name != swept and (name not in defaults or canonical(value) != defaults[name]):
-                parts.append(f"{name}={format_value(value)}")
-        if self.n != DEFAULT_N:
-            parts.append(f"n{self.n}")
-        if self.r != DEFAULT_R:
-            parts.append(f"r{self.r}")
-        for name, cap in self.selection.to_json().items():
-            if cap != getattr(Selection(), name):
-                parts.append(f"{name}={format_value(cap)}")
-        parts.append(f"s{self.seed}")
-        return "-".join(p.replace("/", "_") for p in parts)
-
-    def identity(self) -> dict[str, Any]:
-        """The setting in comparable form: two runs are the same point when these agree."""
-        return canonical(self.to_json())
-
-    def to_json(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, "method": self.method, "params": dict(self.params),
-                "init": self.init, "label": self.label, "combo": self.combo, "n": self.n,
-                "seed": self.seed, "r": self.r, "selection": self.selection.to_json(),
-                "zoo": self.zoo}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Setting:
-        return cls(dataset=str(data["dataset"]), method=str(data["method"]),
-                   params=dict(data.get("params") or {}), init=str(data["init"]),
-                   label=str(data["label"]), n=int(data.get("n") or DEFAULT_N),
-                   seed=int(data.get("seed") or 0), r=int(data.get("r") or DEFAULT_R),
-                   selection=Selection.from_json(data.get("selection")),
-                   zoo=data.get("zoo"))
+T = TypeVar("T")
 
 
 @dataclass
 class SuspectResult:
-    """One suspect's matching rate, with what it is (role, kind, pruning level), which points
-    matched (``matches``: '1'/'0' per point; None in records stored before they were kept) and its
-    p-values against the record's null model (a negative's leaves itself out)."""
+    """One suspect's matching rate, with what it is (role, kind, and ``hyper``: member.json's
+    record of how it was made, open-ended, one set of keys per kind), which points matched
+    (``matches``: '1'/'0' per point; None in records stored before they were kept) and its
+    p-values against the record's null model (a negative's leaves itself out). What the
+    tables read from ``hyper`` they read through the typed properties below."""
 
     name: str
     role: str
@@ -162,10 +54,25 @@ class SuspectResult:
         rate is measured on the negatives a verdict can wrongly accuse (docs/verdicts.md)."""
         return self.role == "negative"
 
+    @property
+    def agreement(self) -> float | None:
+        """A stealing suspect's or harder negative's share of test images on which it gives
+        the target's label (None for the paper's suspects)."""
+        return _optional(self.hyper.get("agreement"), float)
+
+    @property
+    def queries(self) -> int | None:
+        """An extraction attacker's number of queries to the target's API."""
+        return _optional(self.hyper.get("queries"), int)
+
+    @property
+    def api(self) -> str | None:
+        """An extraction attacker's API: ``label`` or ``prob``."""
+        return _optional(self.hyper.get("api"), str)
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SuspectResult:
         return cls(**_known(cls, data))
-
 
 
 def rates(suspects: Iterable[SuspectResult], role: str,
@@ -286,7 +193,7 @@ class Record:
         """A record of schema 2, or of the flat schema 1 (stores made before this type)."""
         schema = data.get("schema")
         if schema == SCHEMA_V1:
-            data = _v1_as_v2(data)
+            data = v1_as_v2(data)
         elif schema != SCHEMA:
             raise ValueError(f"not an ipguard results record (schema {schema!r})")
         scores = data.get("scores") or {}
@@ -302,18 +209,6 @@ class Record:
             key=str(data.get("key") or key or ""),
             verdicts=Verdicts.from_json(data.get("verdicts")),
         )
-
-
-def _v1_as_v2(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Schema 1 kept the setting and the provenance flat at the top, and the scores under
-    ``metrics`` (``default``, ``all_within_budget``)."""
-    metrics = data.get("metrics") or {}
-    provenance = {k: data[k] for k in ("sweep", "output_dir", "fingerprint_file", "finished_at",
-                                       "wandb", "config", "versions", "git", "source")
-                  if data.get(k) is not None}
-    return {**data, "setting": data, "provenance": provenance,
-            "scores": {"headline": metrics.get("default"),
-                       "all_admitted": metrics.get("all_within_budget")}}
 
 
 def _known(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -333,3 +228,7 @@ def _scores(data: Mapping[str, Any] | None) -> Scores | None:
 
 def _number(value: Any) -> float:
     return math.nan if value is None else float(value)
+
+
+def _optional(value: Any, kind: type[T]) -> T | None:
+    return None if value is None else kind(value)

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ipguard.results.record import Record, Setting, canonical
+from ipguard.results.record import Record
+from ipguard.results.setting import Setting, canonical
 from ipguard.utils.errors import IPGuardError
 from ipguard.utils.io import read_json, write_json
 

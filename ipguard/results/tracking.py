@@ -14,6 +14,19 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+ZOO_SWEEP = "zoo"   # the sweep that builds the zoos (sweeps/zoo.yaml): its runs train members
+
+
+def run_group(dataset: str, sweep: str) -> str:
+    """The W&B group of a sweep's runs, one per dataset and sweep so that a dashboard panel
+    shows one sweep (``digits-fig6``); the zoo's training runs are ``zoo-digits``. The one
+    rule: the bench, the zoo builder, the presets and the W&B reader all ask here."""
+    return f"zoo-{dataset}" if sweep == ZOO_SWEEP else f"{dataset}-{sweep}"
+
+
+def zoo_group(dataset: str) -> str:
+    """The W&B group of the zoo builder's training runs for ``dataset``."""
+    return run_group(dataset, ZOO_SWEEP)
 
 
 class Tracker:
@@ -141,10 +154,13 @@ def lightning_logger(
     tags: Sequence[str] = (),
     config: Mapping[str, Any] | None = None,
     save_dir: str | os.PathLike[str] | None = None,
+    announce_offline: bool = True,
 ) -> Any:
     """A Lightning ``WandbLogger`` for one zoo member's training (job_type ``train``), or None
     when W&B is disabled or cannot start (training then logs to CSV only). Pass it to the
-    Trainer next to the CSV logger and call :func:`finish_lightning_logger` after ``fit``."""
+    Trainer next to the CSV logger and call :func:`finish_lightning_logger` after ``fit``.
+    ``announce_offline`` False: an offline run is not announced, for a caller that collects
+    its runs' :func:`offline_run_dir` and says once how to upload them all."""
     lg = dict(logger_cfg or {})
     if not lg.get("enabled", False) or lg.get("mode") == "disabled":
         return None
@@ -162,7 +178,9 @@ def lightning_logger(
             config=dict(config or {}), reinit="finish_previous", log_model=False,
             settings=wandb.Settings(silent=True, console="off", x_disable_stats=True),
         )
-        announce(logger.experiment)  # start the run now, so a failure is caught here
+        run = logger.experiment  # start the run now, so a failure is caught here
+        if announce_offline or offline_run_dir(run) is None:
+            announce(run)
         return logger
     except Exception as exc:  # noqa: BLE001 - W&B must never fail the job
         log.warning("W&B logger for %s failed (%s: %s); training logs to CSV only", name,
@@ -194,6 +212,15 @@ def announce(run: Any) -> str | None:
         return None
     log.info(line)
     return line
+
+
+def offline_run_dir(run: Any) -> Path | None:
+    """An offline run's folder, what ``wandb sync`` takes; None for an online run or when it
+    cannot be told."""
+    try:
+        return Path(run.dir).parent if run.settings.mode == "offline" else None
+    except Exception:  # noqa: BLE001 - never fail a job over where its run lives
+        return None
 
 
 def finish_run(run: Any, exit_code: int = 0) -> None:

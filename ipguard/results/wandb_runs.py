@@ -15,16 +15,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ipguard.core.metrics import score
-from ipguard.results.record import Extraction, Provenance, Record, Setting, SuspectResult, rates
+from ipguard.core.extract import PAPER_N
+from ipguard.core.metrics import PAPER_R, score
+from ipguard.results.record import Extraction, Provenance, Record, SuspectResult, rates
+from ipguard.results.setting import Setting
+from ipguard.results.tracking import run_group
 from ipguard.zoo.suspects import Selection, in_paper
 
 log = logging.getLogger(__name__)
-
-
-def run_group(dataset: str, sweep: str) -> str:
-    """The W&B group of a sweep's runs (one per dataset, so a dashboard panel is one sweep)."""
-    return f"{dataset}-{sweep}"
 
 
 def record_from_wandb(config: Mapping[str, Any], summary: Mapping[str, Any],
@@ -50,8 +48,8 @@ def record_from_wandb(config: Mapping[str, Any], summary: Mapping[str, Any],
         setting = Setting(
             dataset=str(meta.get("dataset")), method=str(meta.get("method")), params=params,
             init=str(bench.get("init")), label=str(bench.get("label")),
-            n=int(bench.get("n") or 100), seed=int(bench.get("seed") or 0),
-            r=int((bench.get("metrics") or {}).get("r") or 100),
+            n=int(bench.get("n") or PAPER_N), seed=int(bench.get("seed") or 0),
+            r=int((bench.get("metrics") or {}).get("r") or PAPER_R),
             selection=Selection.from_json(bench.get("suspects")))
     headline = all_admitted = None
     neg = rates(suspects, "negative", headline_only=True)

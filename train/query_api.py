@@ -1,6 +1,7 @@
-"""What a model-stealing attacker holds and what an honest competitor holds
-(docs/stealing.md): query pools, the target's answers through its APIs, the attacker's
-training sets, distillation targets, and the data splits of the harder negatives.
+"""The target as an extraction attacker sees it (docs/stealing.md): the pool of inputs the
+attacker can send, the queries drawn from it under a budget, the target's answers through
+its label or probability API (saved once, so a resumed student does not ask again), and how
+often two models' labels agree.
 
 An extraction attacker sees the target only through an API: ``Classifier.predict`` (labels,
 what Verify queries) or :class:`ProbabilityAPI` (probability vectors). :class:`Budgeted`
@@ -16,7 +17,6 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
-from torch.utils.data import Dataset, Subset, TensorDataset
 
 from ipguard.core.classifier import Classifier, TorchClassifier
 from ipguard.data import ImageData
@@ -67,7 +67,6 @@ class Budgeted:
         return self._api.predict_proba(x)  # type: ignore[union-attr]
 
 
-# ------------------------------------------------------------------ the attacker's queries
 def query_pool(source: str, data: ImageData, seed: int, holdout: float = 0.5,
                pool: int = 10000) -> torch.Tensor:
     """The unlabelled inputs an extraction attacker can send: the target's training inputs
@@ -134,43 +133,6 @@ def steps_epochs(epochs: int, pool: int, used: int, batch_size: int) -> int:
     whole ``pool``: every budget's student trains as long as the whole pool's."""
     per_pool, per_used = math.ceil(pool / batch_size), math.ceil(used / batch_size)
     return max(1, math.ceil(epochs * per_pool / per_used))
-
-
-# ------------------------------------------------------------------ training sets
-def attacker_data(data: ImageData, x: torch.Tensor, y: torch.Tensor) -> ImageData:
-    """The zoo's dataset with the attacker's training set (no augmentation: the answers
-    belong to these very inputs); the test split stays the zoo's."""
-    return ImageData(data.name, data.num_classes, data.input_shape, TensorDataset(x, y),
-                     data.test)
-
-
-def subset_data(data: ImageData, indices: torch.Tensor) -> ImageData:
-    """The zoo's dataset restricted to ``indices`` of its training set (augmented too)."""
-    def part(ds: Dataset) -> Dataset:
-        tensors = getattr(ds, "tensors", None)
-        if tensors is not None:
-            return TensorDataset(*(t[indices] for t in tensors))
-        return Subset(ds, indices.tolist())
-
-    aug = data.train_augmented
-    return ImageData(data.name, data.num_classes, data.input_shape, part(data.train),
-                     data.test, part(aug) if aug is not None else None)
-
-
-def halves(size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The training set split once into halves A and B by ``seed`` (A gets the odd one)."""
-    order = torch.randperm(size, generator=torch.Generator().manual_seed(seed))
-    cut = math.ceil(size / 2)
-    return order[:cut], order[cut:]
-
-
-def overlap_indices(a: torch.Tensor, b: torch.Tensor, fraction: float) -> torch.Tensor:
-    """min(|A|, |B|) examples: the first round(f * size) of half A and the rest from half B,
-    so the set shares exactly that fraction with the half-A model's data (and 1 - f with
-    the half-B model's)."""
-    size = min(len(a), len(b))
-    take = round(fraction * size)
-    return torch.cat([a[:take], b[: size - take]])
 
 
 def pool_size(source: str, data: ImageData | int, holdout: float = 0.5, pool: int = 10000
