@@ -10,7 +10,7 @@ and the schedule are the single path's, over the stacked tensors.
 
 What differs from training alone is only the arithmetic of the batched kernels (a vmapped
 convolution runs as a grouped one), so a member's weights agree with its lone training to
-float rounding, not bit for bit (tests/test_group_training.py states the tolerance). Members
+float rounding, not bit for bit (tests/zoo/test_group_training.py states the tolerance). Members
 that draw random numbers in their forward pass (dropout) cannot be grouped: vmap refuses them.
 
 A group in training is resumable like a member: ``<zoo>/.partial/<group>/last.ckpt`` holds the

@@ -1,6 +1,6 @@
 """Where the ARUC goes (docs/results.md): Eq. 7 equals the mean matching rate of the positives minus
 the mean matching rate of the negatives whenever every positive matches more than every
-negative (n = r; tests/test_metrics.py proves it), so the two means, per family of negatives,
+negative (n = r; tests/core/test_metrics.py proves it), so the two means, per family of negatives,
 say why an ARUC is what it is. The paper's CIFAR-10 IPGuard row (Table 5: positives about 0.97,
 negatives about 0.03) is printed beside them as the reference."""
 

@@ -37,7 +37,7 @@ from ipguard.results.record import Extraction, Record, Setting, SuspectResult
 from ipguard.results.store import read_records_dir
 from ipguard.results.verdicts import assess, verdicts_of
 
-FIXTURE = Path(__file__).resolve().parent / "data" / "figures_v1" / "results" / "digits"
+FIXTURE = Path(__file__).resolve().parents[1] / "data" / "figures_v1" / "results" / "digits"
 LEVELS = {0.01: 0.012, 0.05: 0.025, 0.1: 0.035, 0.25: 0.05, 0.5: 0.06}
 
 

@@ -40,7 +40,7 @@ from wandb_files import find_run_file, offline_records, read_summary
 
 KS = ("1", "10")
 LABELS = ("random", "least_likely")
-FIXTURE = Path(__file__).resolve().parent / "data" / "figures_v1"
+FIXTURE = Path(__file__).resolve().parents[1] / "data" / "figures_v1"
 
 
 def _figures(results: Path, zoo_dir: Path, out: Path, *overrides: str):

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONF = REPO / "conf"
 # generous upper bound for one multirun; a hang would blow it
 MULTIRUN_TIMEOUT_S = 300

@@ -112,7 +112,7 @@ def test_every_shipped_bench_config_passes(tmp_path, method, dataset):
     ("seed=-1", "invalid seed=-1"),
     ("threads=0", "invalid threads=0"),
     ("method.k=-3", "invalid method.k=-3"),
-    ("+method.foo=1", "unknown setting 'method.foo'"),   # typed: tests/test_method_config.py
+    ("+method.foo=1", "unknown setting 'method.foo'"),   # typed: tests/config/test_method_config.py
 ])
 def test_run_bench_refuses_before_wandb_data_or_zoo(tmp_path, override, message):
     """No zoo exists under tmp_path: a ConfigError (not MissingZooError) proves the check

@@ -25,8 +25,8 @@ CALLERS = {
 }
 # Tests that failed under such shells before: a bench job's W&B run, and one that reads the
 # offline run back.
-PROBES = ["tests/test_tracking.py::test_bench_job_that_fails_still_finishes_its_run",
-          "tests/test_hermetic.py::test_the_session_sees_none_of_the_callers_settings"]
+PROBES = ["tests/results/test_tracking.py::test_bench_job_that_fails_still_finishes_its_run",
+          "tests/reliability/test_hermetic.py::test_the_session_sees_none_of_the_callers_settings"]
 
 
 def test_the_session_sees_none_of_the_callers_settings():

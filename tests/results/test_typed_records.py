@@ -17,7 +17,7 @@ from ipguard.results.record import SCHEMA, Record, SuspectResult
 from ipguard.results.record_v1 import SCHEMA_V1
 from ipguard.utils.errors import IPGuardError
 
-V1_STORE = Path(__file__).resolve().parent / "data" / "figures_v1" / "results"
+V1_STORE = Path(__file__).resolve().parents[1] / "data" / "figures_v1" / "results"
 # The header extract wrote before the typed metadata (every key, target null without an id).
 OLD_HEADER = {"method": "ipguard", "params": {"k": 3.0, "lr": 0.001, "max_iter": 1000,
                                               "betas": [0.9, 0.999], "eps": 1e-08},
