@@ -9,15 +9,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, TypeVar
+from typing import Any
 
 from ipguard.core.calibration import Verdicts
 from ipguard.core.metrics import Scores
 from ipguard.results.record_v1 import SCHEMA_V1, v1_as_v2
 from ipguard.results.setting import Setting
+from ipguard.zoo.hyper import MemberHyper
 
 SCHEMA = "ipguard.results/2"
-T = TypeVar("T")
 
 
 @dataclass
@@ -26,7 +26,8 @@ class SuspectResult:
     record of how it was made, open-ended, one set of keys per kind), which points matched
     (``matches``: '1'/'0' per point; None in records stored before they were kept) and its
     p-values against the record's null model (a negative's leaves itself out). What the
-    tables read from ``hyper`` they read through the typed properties below."""
+    tables read from ``hyper`` they read through its typed view
+    (``ipguard.zoo.hyper.MemberHyper``)."""
 
     name: str
     role: str
@@ -58,17 +59,17 @@ class SuspectResult:
     def agreement(self) -> float | None:
         """A stealing suspect's or harder negative's share of test images on which it gives
         the target's label (None for the paper's suspects)."""
-        return _optional(self.hyper.get("agreement"), float)
+        return MemberHyper.of(self.hyper).agreement
 
     @property
     def queries(self) -> int | None:
         """An extraction attacker's number of queries to the target's API."""
-        return _optional(self.hyper.get("queries"), int)
+        return MemberHyper.of(self.hyper).queries
 
     @property
     def api(self) -> str | None:
         """An extraction attacker's API: ``label`` or ``prob``."""
-        return _optional(self.hyper.get("api"), str)
+        return MemberHyper.of(self.hyper).api
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SuspectResult:
@@ -229,6 +230,3 @@ def _scores(data: Mapping[str, Any] | None) -> Scores | None:
 def _number(value: Any) -> float:
     return math.nan if value is None else float(value)
 
-
-def _optional(value: Any, kind: type[T]) -> T | None:
-    return None if value is None else kind(value)

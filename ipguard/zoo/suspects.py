@@ -11,6 +11,7 @@ from fractions import Fraction
 from typing import Any
 
 from ipguard.utils.errors import ConfigError
+from ipguard.zoo.hyper import MemberHyper
 
 FINETUNE = ("ftll", "ftal", "rtll", "rtal")
 # Beyond the paper (docs/stealing.md): positives made by stealing the target or by
@@ -37,7 +38,7 @@ KIND_ORDER = ("target", *FINETUNE, "wp", "fp", "same_arch")
 def level_of(kind: str, hyper: Mapping[str, Any]) -> float | None:
     """The pruning level of a WP (p) or FP (c) member; None for any other kind."""
     name = PRUNING.get(kind)
-    return float(hyper.get(name, 0.0)) if name else None
+    return MemberHyper.of(hyper).level(name) if name else None
 
 
 def _fp_fraction(level: float) -> tuple[int, int]:
@@ -89,16 +90,23 @@ def suspect_label(kind: str, hyper: Mapping[str, Any]) -> str:
 
 def beyond_label(kind: str, hyper: Mapping[str, Any]) -> str:
     """A stealing suspect or harder negative by its attack and budget (member.json's hyper)."""
-    name = LABELS[kind]
+    name, h = LABELS[kind], MemberHyper.of(hyper)
     if kind == "distill":
-        return f"{name} to {hyper.get('student', '?')}, T={hyper.get('temperature', '?'):g}"
+        return f"{name} to {_or_unknown(h.student)}, T={_or_unknown(h.temperature)}"
     if kind in ("extract_label", "extract_prob"):
-        return f"{name}, {hyper.get('queries', '?')} queries"
+        return f"{name}, {_or_unknown(h.queries)} queries"
     if kind == "adv_ft":
-        return f"{name}, eps={hyper.get('epsilon', 0):g}"
+        return f"{name}, eps={h.epsilon or 0:g}"
     if kind == "half":
-        return f"{name} ({hyper.get('half', '?')})"
-    return f"{name}, overlap {hyper.get('overlap', 0):g}"
+        return f"{name} ({_or_unknown(h.half)})"
+    return f"{name}, overlap {h.overlap or 0:g}"
+
+
+def _or_unknown(value: str | float | None) -> str:
+    """A label's value as the tables print it (``:g`` for numbers), ``?`` when not recorded."""
+    if value is None:
+        return "?"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def family_label(kind: str, count: int) -> str:

@@ -5,6 +5,8 @@ import-linter contracts in pyproject.toml, checked by `make lint`.)"""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -88,3 +90,13 @@ def test_entry_modules_only_delegate(module):
     imports = [n for n in tree.body if isinstance(n, ast.ImportFrom)]
     assert [n.module for n in imports] == [f"ipguard.app.{module.split('.')[-1]}"]
     assert len(path.read_text().splitlines()) <= 10
+
+
+def test_the_public_library_needs_only_the_lower_layers():
+    """``from ipguard import ...`` and ``ipguard.zoo`` work without Hydra: they load the core,
+    the zoo, the models and utils, never the application, results or paper layers."""
+    code = ("import sys, ipguard, ipguard.zoo; print(sorted({m.split('.')[1] for m in sys.modules "
+            "if m.startswith('ipguard.')}), 'hydra' in sys.modules, 'omegaconf' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=REPO).stdout.strip()
+    assert out == "['core', 'models', 'utils', 'zoo'] False False"
