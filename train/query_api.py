@@ -3,22 +3,22 @@ attacker can send, the queries drawn from it under a budget, the target's answer
 its label or probability API (saved once, so a resumed student does not ask again), and how
 often two models' labels agree.
 
-An extraction attacker sees the target only through an API: ``Classifier.predict`` (labels,
-what Verify queries) or :class:`ProbabilityAPI` (probability vectors). :class:`Budgeted`
-refuses queries beyond the budget, so a student provably saw at most that many answers."""
+An extraction attacker sees the target only through a :class:`QueryAPI`: labels (what Verify
+queries) or probability vectors, never both, never the network or its logits, and no query
+past its budget, so a student provably saw at most that many answers of one kind."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
 
-from ipguard.core.classifier import Classifier, TorchClassifier
+from ipguard.core.classifier import TorchClassifier
 from ipguard.data import ImageData
 from ipguard.utils.errors import ConfigError, IPGuardError
 from ipguard.utils.io import atomic_write
@@ -26,45 +26,48 @@ from ipguard.utils.io import atomic_write
 QUERIES_FILE = "queries.safetensors"   # <zoo>/.partial/<member>/: the answers, asked once
 
 
-@runtime_checkable
-class ProbabilityAPI(Protocol):
-    """A target that answers each query with its probability vector."""
-
-    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
-        """Probabilities (n, classes) for x (n, C, H, W) in [0, 1]."""
-        ...
+ANSWERS = ("label", "prob")
 
 
-class SoftmaxAPI:
-    """A torch network as a probability API (eval mode, batched, no gradients)."""
+class QueryAPI:
+    """The target as a prediction API, all an extraction attacker holds: one kind of answer
+    (``label``: ``predict``, or ``prob``: ``predict_proba``), every query counted across calls
+    (``asked``) and refused past ``budget`` before anything is answered. It exposes no network,
+    logits or other answer kind: asking for them is an error, not a convention."""
 
-    def __init__(self, module: nn.Module, device: str = "cpu") -> None:
-        self._net = TorchClassifier(module, device=device)
+    __slots__ = ("_answer", "answers", "asked", "budget")
 
-    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
-        return F.softmax(self._net.logits(x), dim=1)
-
-
-class Budgeted:
-    """An API (label or probability) that answers at most ``budget`` queries in all and
-    counts them (``asked``): what an extraction attacker with that budget may use."""
-
-    def __init__(self, api: Classifier | ProbabilityAPI, budget: int) -> None:
-        self._api, self.budget, self.asked = api, int(budget), 0
-
-    def _spend(self, x: torch.Tensor) -> None:
-        if self.asked + len(x) > self.budget:
-            raise IPGuardError(f"{self.asked + len(x)} queries exceed the budget of "
-                               f"{self.budget}")
-        self.asked += len(x)
+    def __init__(self, answer: Callable[[torch.Tensor], torch.Tensor], answers: str,
+                 budget: int) -> None:
+        if answers not in ANSWERS:
+            raise ConfigError("zoo.stealing.extraction.apis", answers, "label or prob")
+        self._answer, self.answers, self.budget, self.asked = answer, answers, int(budget), 0
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        self._spend(x)
-        return self._api.predict(x)  # type: ignore[union-attr]
+        """Labels (n,) int64: the label API's only answer."""
+        return self._ask(x, "label").long()
 
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
-        self._spend(x)
-        return self._api.predict_proba(x)  # type: ignore[union-attr]
+        """Probability vectors (n, classes) float32: the probability API's only answer."""
+        return self._ask(x, "prob").float()
+
+    def _ask(self, x: torch.Tensor, answers: str) -> torch.Tensor:
+        if answers != self.answers:
+            raise IPGuardError(f"this API answers with {self.answers}s only; {answers} "
+                               "answers are not part of its threat model")
+        if self.asked + len(x) > self.budget:
+            raise IPGuardError(f"{self.asked + len(x)} queries exceed the budget of "
+                               f"{self.budget} ({self.asked} asked before)")
+        self.asked += len(x)
+        return self._answer(x)
+
+
+def network_api(module: nn.Module, answers: str, budget: int, device: str = "cpu") -> QueryAPI:
+    """A torch network behind a :class:`QueryAPI`: eval mode, batched, no gradients; labels
+    are the logits' argmax, probabilities their softmax."""
+    net = TorchClassifier(module, device=device)
+    answer = net.predict if answers == "label" else (lambda x: F.softmax(net.logits(x), dim=1))
+    return QueryAPI(answer, answers, budget)
 
 
 def query_pool(source: str, data: ImageData, seed: int, holdout: float = 0.5,
@@ -101,12 +104,10 @@ def draw_queries(pool: torch.Tensor, budget: int, seed: int) -> torch.Tensor:
     return pool[order[: budget or len(pool)]]
 
 
-def ask(api: Classifier | ProbabilityAPI | Budgeted, x: torch.Tensor, api_kind: str
-        ) -> torch.Tensor:
-    """The API's answers for ``x``: labels (int64) or probability vectors (float32)."""
-    if api_kind == "prob":
-        return api.predict_proba(x).float()  # type: ignore[union-attr]
-    return api.predict(x).long()  # type: ignore[union-attr]
+def ask(api: QueryAPI, x: torch.Tensor) -> torch.Tensor:
+    """The API's answers for ``x``, of the one kind it gives: labels (int64) or probability
+    vectors (float32)."""
+    return api.predict_proba(x) if api.answers == "prob" else api.predict(x)
 
 
 def save_answers(folder: Path, x: torch.Tensor, y: torch.Tensor) -> Path:
@@ -145,14 +146,12 @@ def pool_size(source: str, data: ImageData | int, holdout: float = 0.5, pool: in
     return size if source == "train" else max(1, math.floor(holdout * size))
 
 
-def extraction_set(api: Classifier | ProbabilityAPI, pool: torch.Tensor, budget: int,
-                   seed: int, api_kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+def extraction_set(api: QueryAPI, pool: torch.Tensor, budget: int, seed: int
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """The attacker's training set: ``budget`` queries drawn from ``pool`` (0: all of it)
-    and the API's answers, asked once through a :class:`Budgeted` view of ``api``; the
-    attacker never touches anything but the API."""
+    and the API's answers; the attacker touches nothing but the API, which counts them."""
     queries = draw_queries(pool, budget, seed)
-    answers = ask(Budgeted(api, len(queries)), queries, api_kind)
-    return queries, answers
+    return queries, ask(api, queries)
 
 
 def agreement(a: torch.Tensor, b: torch.Tensor) -> float:

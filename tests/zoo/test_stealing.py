@@ -29,7 +29,7 @@ from ipguard.zoo.suspects import BEYOND_PAPER, Selection
 from train.adversarial import PGD
 from train.losses import NO_LABEL, Distillation, SoftTargets, distillation_targets
 from train.plan import member_seed, plan
-from train.query_api import Budgeted, check_budgets, draw_queries, extraction_set
+from train.query_api import check_budgets, draw_queries, extraction_set, network_api
 from train.schema import TrainConfig
 from train.training_sets import overlap_indices
 
@@ -57,24 +57,6 @@ BEYOND = {"distill-lenet": ("positive", 3000), "distill-same": ("positive", 3001
 
 def _zoo(tmp_path: Path, *overrides: str):
     return typed(compose_cfg("train", list(overrides), tmp_path), TrainConfig).zoo
-
-
-class LabelOnly:
-    """A target as nothing but its label API: no parameters to touch; counts queries."""
-
-    def __init__(self) -> None:
-        self.net = small_cnn(10, 1, 8, [0.0], [1.0]).eval()
-        self.asked = 0
-
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        self.asked += len(x)
-        with torch.no_grad():
-            return self.net(x).argmax(1)
-
-    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
-        self.asked += len(x)
-        with torch.no_grad():
-            return self.net(x).softmax(1)
 
 
 # ----------------------------------------------------------------------------- the plan
@@ -127,20 +109,47 @@ def test_bad_input_is_one_line(tmp_path):
 
 # ----------------------------------------------------------------------------- the parts
 def test_an_extracted_student_learns_only_the_apis_answers_within_budget():
-    api, pool = LabelOnly(), torch.rand(50, 1, 8, 8)
-    x, y = extraction_set(api, pool, 20, seed=3, api_kind="label")
+    net, pool = small_cnn(10, 1, 8, [0.0], [1.0]).eval(), torch.rand(50, 1, 8, 8)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    api = network_api(net, "label", budget=20)
+    x, y = extraction_set(api, pool, 20, seed=3)
     assert api.asked == 20 and len(x) == 20 and y.dtype == torch.int64
-    assert torch.equal(y, api.predict(x))                     # the target's labels, nothing else
+    with torch.no_grad():
+        assert torch.equal(y, net(x).argmax(1))                # the target's labels, nothing else
     assert torch.equal(x, draw_queries(pool, 20, seed=3))     # a prefix of a seeded order
     assert torch.equal(draw_queries(pool, 5, seed=3), x[:5])
-    before = {k: v.clone() for k, v in api.net.state_dict().items()}
-    x, p = extraction_set(api, pool, 0, seed=3, api_kind="prob")
-    assert len(x) == 50 and torch.allclose(p, api.predict_proba(x))
-    assert all(torch.equal(before[k], v) for k, v in api.net.state_dict().items())
-    budgeted = Budgeted(api, 10)
-    budgeted.predict(pool[:6])
-    with pytest.raises(IPGuardError, match="exceed the budget of 10"):
-        budgeted.predict(pool[:5])
+    api = network_api(net, "prob", budget=50)
+    x, p = extraction_set(api, pool, 0, seed=3)
+    with torch.no_grad():
+        assert len(x) == 50 and p.dtype == torch.float32 and torch.allclose(p, net(x).softmax(1))
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+def test_the_budget_counts_every_call_and_refuses_the_query_past_it():
+    pool = torch.rand(12, 1, 8, 8)
+    api = network_api(small_cnn(10, 1, 8, [0.0], [1.0]), "label", budget=10)
+    api.predict(pool[:4])
+    api.predict(pool[4:10])                                    # 10 in two calls: within
+    with pytest.raises(IPGuardError, match="11 queries exceed the budget of 10 .10 asked"):
+        api.predict(pool[10:11])
+    assert api.asked == 10                                     # the refused query got no answer
+
+
+@pytest.mark.parametrize("answers", ["label", "prob"])
+def test_the_attacker_cannot_reach_past_its_api(answers):
+    """A label-only attacker gets labels: no logits, no network, no probabilities (and the
+    probability API no labels), whatever name it reaches for."""
+    api = network_api(small_cnn(10, 1, 8, [0.0], [1.0]), answers, budget=100)
+    x = torch.rand(3, 1, 8, 8)
+    for name in ("logits", "module", "net", "parameters", "state_dict"):
+        with pytest.raises(AttributeError):
+            getattr(api, name)
+    with pytest.raises(AttributeError):
+        api.module = None   # type: ignore[attr-defined]  # nothing can be attached either
+    other = api.predict_proba if answers == "label" else api.predict
+    with pytest.raises(IPGuardError, match=f"answers with {answers}s only"):
+        other(x)
+    assert api.asked == 0
 
 
 def test_the_distillation_loss_is_hintons_formula_at_a_hand_computed_point():

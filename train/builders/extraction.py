@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import dataclasses
 
-from ipguard.core.classifier import TorchClassifier
 from ipguard.zoo import Member
 from train.builders.record import recipe_of, save_with_agreement, seeded_network
 from train.context import BuildContext, Builder
 from train.losses import SoftTargets
 from train.plan import MemberJob
 from train.query_api import (
-    SoftmaxAPI,
+    QueryAPI,
     extraction_set,
     load_answers,
+    network_api,
     pool_size,
     query_pool,
     save_answers,
@@ -34,8 +34,8 @@ def build(ctx: BuildContext, job: MemberJob) -> Member:
     answered = load_answers(folder)
     if answered is None:
         pool = query_pool(source, ctx.data, int(h["query_seed"]), holdout, noise)
-        answered = extraction_set(target_api(ctx, api_kind), pool, budget,
-                                  int(h["query_seed"]), api_kind)
+        api = target_api(ctx, api_kind, budget or len(pool))
+        answered = extraction_set(api, pool, budget, int(h["query_seed"]))
         save_answers(folder, *answered)
     queries, answers = answered
     recipe = recipe_of(job)
@@ -50,12 +50,11 @@ def build(ctx: BuildContext, job: MemberJob) -> Member:
         "queries": len(queries), "pool_size": size, "epochs": recipe.epochs})
 
 
-def target_api(ctx: BuildContext, api_kind: str) -> TorchClassifier | SoftmaxAPI:
-    """The built target behind the API the attacker queries (labels or probabilities)."""
+def target_api(ctx: BuildContext, api_kind: str, budget: int) -> QueryAPI:
+    """The built target behind the API the attacker queries (labels or probabilities), which
+    answers at most ``budget`` queries."""
     _, network = ctx.target_copy()
-    network = network.eval()
-    return SoftmaxAPI(network, ctx.device) if api_kind == "prob" else \
-        TorchClassifier(network, device=ctx.device)
+    return network_api(network.eval(), api_kind, budget, ctx.device)
 
 
 BUILDER = Builder(build)
