@@ -51,7 +51,7 @@ class CWL2(Method):
 
     k: confidence (kappa), the logit margin by which j must win. The paper sweeps it (Figure
     5) and names no default; the authors' code defaults to 0, which leaves the points on the
-    boundary (digits -TL: ARUC 0.36 at k = 0, 0.84 at k = 3, Figure 5's peak in every combo,
+    boundary (digits -TL: ARUC 0.35 at k = 0.01, 0.84 at k = 3, Figure 5's peak in every combo,
     docs/results.md). 3 is the value every configured run has used, and IPGuard's default.
     lr: Adam's step in w space, where a pixel moves at most lr/2 per step; the paper used
     0.001 on CIFAR and 0.1 on ImageNet (conf/tuning/); the default 0.01 is the authors' (on
