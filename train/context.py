@@ -41,6 +41,7 @@ class BuildContext:
     built: list[str] = field(default_factory=list)
     _test: tuple[torch.Tensor, torch.Tensor] | None = field(default=None, init=False,
                                                             repr=False)
+    _target_labels: torch.Tensor | None = field(default=None, init=False, repr=False)
 
     def test_split(self) -> tuple[torch.Tensor, torch.Tensor] | None:
         """The test images and labels, stacked once per build; None without test images
@@ -68,6 +69,16 @@ class BuildContext:
             raise MissingZooError(f"the target is not built yet at {folder}: positives need it; "
                                   "run `python -m train.zoo member=target` first")
         return Member.load(folder)
+
+    def target_test_labels(self) -> torch.Tensor | None:
+        """The built target's labels of the test images, computed once per build (every
+        member beyond the paper records its agreement with them); None without test images."""
+        test = self.test_split()
+        if test is None:
+            return None
+        if self._target_labels is None:
+            self._target_labels = self.target().load_classifier(self.device).predict(test[0])
+        return self._target_labels
 
     def target_copy(self) -> tuple[Member, nn.Module]:
         """The built target and a fresh copy of its network (train mode) to post-process."""

@@ -70,8 +70,9 @@ def build_figures(cfg: DictConfig | FiguresConfig) -> FiguresReport:
     zoos, errors = load_zoos(settings.zoo_dir, settings.datasets)
     grids = {spec.sweep: grid for spec in settings.figures.values()
              if (grid := sweep_grid(SWEEPS_DIR / f"{spec.sweep}.yaml")) is not None}
-    inputs = Inputs(results, settings.figures, settings.tables, settings.grid,
-                    settings.suspects, zoos, errors, settings.intervals, grids)
+    inputs = Inputs(results, figures=settings.figures, tables=settings.tables,
+                    grid=settings.grid, selection=settings.suspects, zoos=zoos,
+                    zoo_errors=errors, intervals=settings.intervals, sweep_grids=grids)
     for artifact in ARTIFACTS:
         output = artifact.build(inputs)
         for message in output.warnings:

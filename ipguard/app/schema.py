@@ -212,7 +212,7 @@ def method_schema(cls: type[Method]) -> type[MethodConfig]:
     defaults are written once, in the method): ``_target_`` plus every hyper-parameter, tuples
     as lists."""
     fields = [("_target_", str, field(default=method_target(cls)))]
-    hints = _field_types(cls)
+    hints = get_type_hints(cls)
     for f in dataclasses.fields(cls):
         kind = hints[f.name]
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
@@ -227,10 +227,6 @@ def method_schema(cls: type[Method]) -> type[MethodConfig]:
 def method_target(cls: type[Method]) -> str:
     """The ``_target_`` a config names the method by (its public name in the package)."""
     return f"ipguard.core.methods.{cls.__name__}"
-
-
-def _field_types(cls: type) -> dict[str, Any]:
-    return get_type_hints(cls)
 
 
 METHOD_SCHEMAS = {name: method_schema(cls) for name, cls in METHODS.items()}

@@ -6,7 +6,6 @@ fingerprint received from someone else is safe to load."""
 from __future__ import annotations
 
 import json
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -18,6 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from ipguard.utils.errors import IPGuardError
 from ipguard.utils.io import atomic_write, is_pickle
+from ipguard.utils.jsonfields import FieldTypeError, typed_fields
 
 STATS = ("i", "j", "iterations", "success", "l2", "linf")
 FORMAT = "ipguard.fingerprint/1"
@@ -55,26 +55,13 @@ class FingerprintMeta:
     def from_json(cls, data: Mapping[str, Any], source: str) -> FingerprintMeta:
         """The header's object, each known key checked against its type (a fingerprint may
         come from someone else)."""
-        hints = typing.get_type_hints(cls)
-        known: dict[str, Any] = {}
-        for f in fields(cls):
-            value = data.get(f.name)
-            if f.name == "extra" or value is None:
-                continue
-            inner = typing.get_args(hints[f.name])[0]   # X of "X | None"
-            accepted, words = _KINDS[typing.get_origin(inner) or inner]
-            if isinstance(value, bool) or not isinstance(value, accepted):
-                raise IPGuardError(f"{source}: fingerprint metadata {f.name}={value!r} is not "
-                                   f"{words} ({REMAKE})")
-            known[f.name] = float(value) if inner is float else value
+        try:
+            known = typed_fields(cls, data)
+        except FieldTypeError as exc:
+            raise IPGuardError(f"{source}: fingerprint metadata {exc} ({REMAKE})") from None
         names = {f.name for f in fields(cls)}
         return cls(**known, extra={k: v for k, v in data.items() if k not in names})
 
-
-# What a header value of each field type may be (JSON has no int/float split for floats).
-_KINDS: dict[type, tuple[tuple[type, ...], str]] = {
-    str: ((str,), "text"), int: ((int,), "an integer"), float: ((int, float), "a number"),
-    dict: ((dict,), "a JSON object")}
 
 
 @dataclass

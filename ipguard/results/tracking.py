@@ -203,11 +203,10 @@ def finish_lightning_logger(logger: Any, exit_code: int = 0) -> None:
 def announce(run: Any) -> str | None:
     """Say where the run is, as W&B users expect: its URL when online, the exact
     ``wandb sync`` command when offline. Returns the line (None when it cannot be told)."""
+    folder = offline_run_dir(run)
     try:
-        if run.settings.mode == "offline":
-            line = f"W&B offline run {run.id}: upload it with `wandb sync {Path(run.dir).parent}`"
-        else:
-            line = f"W&B run {run.id}: {run.url}"
+        line = (f"W&B offline run {run.id}: upload it with `wandb sync {folder}`"
+                if folder is not None else f"W&B run {run.id}: {run.url}")
     except Exception:  # noqa: BLE001 - never fail a job over a log line
         return None
     log.info(line)
@@ -227,7 +226,7 @@ def finish_run(run: Any, exit_code: int = 0) -> None:
     """Finish a W&B run without ever failing the job, and for an offline run wait until its
     file holds the exit record (so ``wandb sync`` or a reader sees a complete run)."""
     try:
-        run_file = _run_file(run) if run.settings.mode == "offline" else None
+        run_file = _run_file(run)
         run.finish(exit_code=exit_code)
     except Exception as exc:  # noqa: BLE001
         log.warning("W&B finish failed (%s: %s); local results are unaffected",
@@ -238,8 +237,10 @@ def finish_run(run: Any, exit_code: int = 0) -> None:
 
 
 def _run_file(run: Any) -> Path | None:
+    """An offline run's file (``run-<id>.wandb`` in its folder); None for an online run."""
+    folder = offline_run_dir(run)
     try:
-        return Path(run.dir).parent / f"run-{run.id}.wandb"
+        return None if folder is None else folder / f"run-{run.id}.wandb"
     except Exception:  # noqa: BLE001
         return None
 

@@ -7,10 +7,11 @@ reader goes through :class:`MemberHyper`, where each key's name and type are wri
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from ipguard.utils.errors import IPGuardError
+from ipguard.utils.jsonfields import FieldTypeError, typed_fields
 
 
 @dataclass(frozen=True)
@@ -38,30 +39,15 @@ class MemberHyper:
     @classmethod
     def of(cls, hyper: Mapping[str, Any]) -> MemberHyper:
         """The typed fields of ``hyper``; a value of the wrong type is an error naming it."""
-        kinds = {f.name: f.type for f in fields(cls)}
-        return cls(**{name: _typed(name, hyper[name], str(kind)) for name, kind in kinds.items()
-                      if hyper.get(name) is not None})
+        try:
+            return cls(**typed_fields(cls, hyper, whole_floats=True))
+        except FieldTypeError as exc:
+            raise IPGuardError(f"member hyper-parameter {exc}: the member.json was edited or "
+                               "written by another tool; rebuild the member with "
+                               "`python -m train.zoo`") from None
 
     def level(self, name: str) -> float:
         """A pruning level by its name (``p`` or ``c``); 0 when not recorded."""
         value = getattr(self, name)
         return 0.0 if value is None else float(value)
 
-
-def _typed(name: str, value: Any, kind: str) -> Any:
-    """``value`` as the field's type: an int for int fields (a whole float such as 100.0, as
-    some JSON writers give counts, accepted; never a bool), a float for float fields (ints
-    accepted), a str for str fields."""
-    if kind.startswith("int") and not isinstance(value, bool):
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-    if kind.startswith("float") and isinstance(value, int | float) and not isinstance(value,
-                                                                                       bool):
-        return float(value)
-    if kind.startswith("str") and isinstance(value, str):
-        return value
-    raise IPGuardError(f"member hyper-parameter {name}={value!r} should be "
-                       f"{kind.split(' |')[0]}: the member.json was edited or written by "
-                       "another tool; rebuild the member with `python -m train.zoo`")

@@ -68,9 +68,8 @@ def save_with_agreement(ctx: BuildContext, job: MemberJob, model: nn.Module, tra
 def target_agreement(ctx: BuildContext, model: nn.Module) -> float | None:
     """The fraction of test images on which ``model`` gives the target's label; None without
     test images."""
-    test = ctx.test_split()
-    if test is None:
+    target = ctx.target_test_labels()
+    if target is None:
         return None
-    x = test[0]
-    mine = TorchClassifier(model, device=ctx.device).predict(x)
-    return agreement(mine, ctx.target().load_classifier(ctx.device).predict(x))
+    x = ctx.test_split()[0]  # type: ignore[index]  # present: the target's labels exist
+    return agreement(TorchClassifier(model, device=ctx.device).predict(x), target)
