@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 
 
 class ZooBuilder:
-    """Builds the members of ``zoo`` (the typed zoo spec) on ``data``, under ``root``; the
+    """Builds the members of ``zoo`` (the typed zoo spec) on ``data`` (the owner's), under
+    ``root``; ``attacker`` is the attacker's data (train.training_sets.owner_split), the
     other arguments are :class:`train.fit.Fitter`'s. ``built`` and ``skipped`` name the
     members this builder trained and those it found complete."""
 
@@ -47,11 +48,12 @@ class ZooBuilder:
         wandb: Mapping[str, Any] | None = None,
         group_size: int = 1,
         checkpoint_min_seconds: float = 0.0,
+        attacker: ImageData | None = None,
     ) -> None:
         self.zoo, self.data, self.root, self.device = zoo, data, Path(root), device
         self.fitter = Fitter(data, root, trainer, log_dir, wandb, checkpoint_every_n_epochs,
                              checkpoint_min_seconds)
-        self.context = BuildContext(data, self.fitter, self.root, device)
+        self.context = BuildContext(data, self.fitter, self.root, device, attacker=attacker)
         # group_size > 1: up to that many members of a seeded family train at once (train.group)
         self.group_size = max(1, int(group_size))
         self._jobs: list[MemberJob] = []            # the build's plan, where groups are formed

@@ -18,7 +18,7 @@ from torch import nn
 from ipguard.core.classifier import Classifier, TorchClassifier, accuracy
 from ipguard.data import ImageData
 from ipguard.models.forest import TreeEnsemble
-from ipguard.utils.errors import MissingZooError
+from ipguard.utils.errors import ConfigError, MissingZooError
 from ipguard.zoo import Member, is_built, member_dir, save_member
 from train.fit import Fitter
 from train.plan import MemberJob
@@ -31,13 +31,15 @@ GPU_TEST_BATCH = 1024
 
 @dataclass
 class BuildContext:
-    """One build's shared means. ``built`` names the members saved through :meth:`save`, in
-    order (the build's report)."""
+    """One build's shared means: ``data`` is the owner's, ``attacker`` the attacker's part of
+    the training set (None in the paper's zoo, where every training input is the owner's).
+    ``built`` names the members saved through :meth:`save`, in order (the build's report)."""
 
     data: ImageData
     fitter: Fitter
     root: Path
     device: str = "cpu"
+    attacker: ImageData | None = None
     built: list[str] = field(default_factory=list)
     _test: tuple[torch.Tensor, torch.Tensor] | None = field(default=None, init=False,
                                                             repr=False)
@@ -61,6 +63,16 @@ class BuildContext:
         """A network's test accuracy, in batches that suit the device."""
         batch = CPU_TEST_BATCH if self.device == "cpu" else GPU_TEST_BATCH
         return self.accuracy(TorchClassifier(model, batch_size=batch, device=self.device))
+
+    def attacker_data(self) -> ImageData:
+        """The attacker's data, which the target never saw; an error where the zoo has none."""
+        if self.attacker is None:
+            raise ConfigError("zoo.data.owner_fraction", 1.0, "a thief with the attacker's own "
+                              "data needs a share of the training set the owner never trains "
+                              "on: set zoo.data.owner_fraction < 1 (the population configs "
+                              "do), or give the thief the owner's data (source=train, "
+                              "distill data=owner)")
+        return self.attacker
 
     def target(self) -> Member:
         """The built target's record; a member made from it needs it built first."""

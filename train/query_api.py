@@ -22,6 +22,7 @@ from ipguard.core.classifier import TorchClassifier
 from ipguard.data import ImageData
 from ipguard.utils.errors import ConfigError, IPGuardError
 from ipguard.utils.io import atomic_write
+from train.training_sets import owner_size
 
 QUERIES_FILE = "queries.safetensors"   # <zoo>/.partial/<member>/: the answers, asked once
 
@@ -71,20 +72,28 @@ def network_api(module: nn.Module, answers: str, budget: int, device: str = "cpu
 
 
 def query_pool(source: str, data: ImageData, seed: int, holdout: float = 0.5,
-               pool: int = 10000) -> torch.Tensor:
-    """The unlabelled inputs an extraction attacker can send: the target's training inputs
-    (``train``), a seeded ``holdout`` fraction of them, or ``pool`` uniform-noise images of
-    the input shape (``noise``). No label leaves this function."""
+               pool: int = 10000, attacker: ImageData | None = None) -> torch.Tensor:
+    """The unlabelled inputs an extraction attacker can send: its own data, which the target
+    never saw (``attacker``: the ``attacker`` part of the training set), the target's training
+    inputs (``train``, in ``data``), a seeded ``holdout`` fraction of them, or ``pool``
+    uniform-noise images of the input shape (``noise``). No label leaves this function."""
     if source == "noise":
         gen = torch.Generator().manual_seed(seed)
         return torch.rand((pool, *data.input_shape), generator=gen)
+    if source == "attacker":
+        if attacker is None:
+            raise ConfigError("zoo.stealing.extraction.source", source, "this zoo has no "
+                              "attacker's data: set zoo.data.owner_fraction < 1, or choose "
+                              "train, holdout or noise")
+        return attacker.train_tensors()[0]
     x, _ = data.train_tensors()
     if source == "train":
         return x
     if source == "holdout":
         order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
         return x[order[: max(1, math.floor(holdout * len(x)))]]
-    raise ConfigError("zoo.stealing.extraction.source", source, "choose train, holdout or noise")
+    raise ConfigError("zoo.stealing.extraction.source", source,
+                      "choose attacker, train, holdout or noise")
 
 
 def check_budgets(budgets: list[int], pool: int) -> None:
@@ -136,14 +145,17 @@ def steps_epochs(epochs: int, pool: int, used: int, batch_size: int) -> int:
     return max(1, math.ceil(epochs * per_pool / per_used))
 
 
-def pool_size(source: str, data: ImageData | int, holdout: float = 0.5, pool: int = 10000
-              ) -> int:
-    """How many inputs :func:`query_pool` gives (``data``: the dataset or the size of its
-    training set), without building them."""
+def pool_size(source: str, data: ImageData | int, holdout: float = 0.5, pool: int = 10000,
+              owner_fraction: float = 1.0) -> int:
+    """How many inputs :func:`query_pool` gives (``data``: the dataset, or the size of its
+    whole training set, of which the owner holds ``owner_fraction``), without building them."""
     if source == "noise":
         return pool
     size = data if isinstance(data, int) else len(data.train)  # type: ignore[arg-type]
-    return size if source == "train" else max(1, math.floor(holdout * size))
+    owner = owner_size(size, owner_fraction)
+    if source == "attacker":
+        return size - owner
+    return owner if source == "train" else max(1, math.floor(holdout * owner))
 
 
 def extraction_set(api: QueryAPI, pool: torch.Tensor, budget: int, seed: int

@@ -5,7 +5,6 @@ Hydra composes; ranges in ``__post_init__`` (see ipguard.app.schema)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from omegaconf import MISSING
@@ -14,6 +13,21 @@ from ipguard.app.schema import DatasetConfig, LoggerConfig, PathsConfig, at_leas
 from ipguard.utils.errors import ConfigError
 from ipguard.zoo.suspects import FINETUNE
 from train.recipe import Recipe
+from train.schema_stealing import (
+    API,
+    AdvFinetuneSpec,
+    DistillSpec,
+    ExtractionSpec,
+    HarderSpec,
+    JacobianSpec,
+    QuerySource,
+    StealingSpec,
+    StudentSpec,
+    ThiefData,
+)
+
+__all__ = ["API", "AdvFinetuneSpec", "DistillSpec", "ExtractionSpec", "HarderSpec",
+           "JacobianSpec", "QuerySource", "StealingSpec", "StudentSpec", "ThiefData"]
 
 
 @dataclass
@@ -107,120 +121,22 @@ class NegativesSpec:
     forest: ForestSpec = field(default_factory=ForestSpec)
 
 
-class QuerySource(StrEnum):
-    """Where a model-extraction attacker's unlabelled query inputs come from."""
-
-    train = "train"       # the target's training inputs: the common upper bound
-    holdout = "holdout"   # a seeded fraction of the training inputs, reserved for the attacker
-    noise = "noise"       # uniform noise in [0, 1] of the input shape: no data at all
-
-
-class API(StrEnum):
-    label = "label"   # predict(): the label-only API Verify uses
-    prob = "prob"     # the probability vector of every query
-
-
 @dataclass
-class StudentSpec:
-    """A stolen copy's network: the target's architecture (``model`` null) or another one."""
+class DataSpec:
+    """Whose training data is whose. The owner (the target, its positives, the negatives)
+    trains on a seeded ``owner_fraction`` of the training set; the rest is the attacker's,
+    inputs of the same distribution the target never saw (the standard threat model of
+    model stealing: SAC, CAE, QuRD). 1.0: the paper's zoo, every training input the owner's,
+    so its thieves can only use the owner's data (source=train, distill data=owner)."""
 
-    recipe: Recipe = MISSING
-    arch: str | None = None           # null: the target's
-    model: Any = None                 # null: the target's constructor
-
-
-@dataclass
-class DistillSpec:
-    """Knowledge distillation (Hinton et al. 2015): each student learns the target's outputs
-    softened at ``temperature`` on the training inputs, with loss
-    alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE(student, true label)."""
-
-    temperature: float = 4.0
-    alpha: float = 0.9
-    students: dict[str, StudentSpec] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.temperature <= 0:
-            raise ConfigError("temperature", self.temperature, "a temperature must be > 0")
-        within("alpha", self.alpha, 0.0, 1.0,
-               "the weight of the soft targets lies in [0, 1] (1: no true labels)")
-
-
-@dataclass
-class ExtractionSpec:
-    """Model extraction through the target's API: ``budgets`` queries (0: the whole pool)
-    drawn from ``source``, answered by the label or the probability API (``apis``), and a
-    student trained on the answers. ``holdout`` is the fraction of the training inputs
-    reserved for source=holdout; ``pool`` the number of noise inputs for source=noise."""
-
-    source: QuerySource = QuerySource.train
-    budgets: list[int] = field(default_factory=list)
-    apis: list[API] = field(default_factory=lambda: [API.label, API.prob])
-    holdout: float = 0.5
-    pool: int = 10000
-    student: StudentSpec = MISSING
-
-    def __post_init__(self) -> None:
-        for budget in self.budgets:
-            at_least("budgets", budget, 0, "a query budget is an integer >= 1 (0: the whole "
-                     "query pool)")
-        if len(set(self.budgets)) != len(self.budgets):
-            raise ConfigError("budgets", list(self.budgets), "list each budget once")
-        if not 0.0 < self.holdout < 1.0:
-            raise ConfigError("holdout", self.holdout, "a fraction of the training inputs "
-                              "lies in (0, 1)")
-        at_least("pool", self.pool, 1, "the number of noise queries is an integer >= 1")
-
-
-@dataclass
-class AdvFinetuneSpec:
-    """Adversarial fine-tuning of the target (Madry et al. 2018): PGD under L-inf ``epsilon``
-    (pixels in [0, 1]), ``steps`` steps of ``step_size`` (null: 2.5 * epsilon / steps) from
-    a random start, one member per epsilon."""
-
-    epsilons: list[float] = field(default_factory=list)
-    steps: int = 7
-    step_size: float | None = None
-    recipe: Recipe = MISSING
-
-    def __post_init__(self) -> None:
-        for eps in self.epsilons:
-            if not 0.0 < eps <= 1.0:
-                raise ConfigError("epsilons", eps, "an L-inf radius in pixel space lies in "
-                                  "(0, 1]")
-        at_least("steps", self.steps, 1, "PGD takes at least 1 step")
-        if self.step_size is not None and self.step_size <= 0:
-            raise ConfigError("step_size", self.step_size, "must be > 0 (null: 2.5 eps/steps)")
-
-
-@dataclass
-class HarderSpec:
-    """Independent models as close to the target as an honest competitor's: the target's
-    architecture and recipe (or ``recipe``) on part of its training data. ``split_seed``
-    splits the training set into halves A and B once; ``halves`` trains one model on each;
-    each fraction f of ``overlaps`` trains one on |A| examples of which a fraction f come
-    from A (overlap f with the half-A model's data) and the rest from B."""
-
+    owner_fraction: float = 1.0
     split_seed: int = 0
-    halves: bool = True
-    overlaps: list[float] = field(default_factory=list)
-    recipe: Recipe | None = None      # null: the target's recipe
 
     def __post_init__(self) -> None:
+        if not 0.0 < self.owner_fraction <= 1.0:
+            raise ConfigError("owner_fraction", self.owner_fraction, "the owner's share of "
+                              "the training set lies in (0, 1] (1: the paper's zoo)")
         at_least("split_seed", self.split_seed, 0, "a seed is an integer >= 0")
-        for f in self.overlaps:
-            within("overlaps", f, 0.0, 1.0, "an overlap fraction lies in [0, 1]")
-
-
-@dataclass
-class StealingSpec:
-    """Beyond the paper (docs/stealing.md): built only when selected
-    (``member=stealing`` or one family); a null family is not planned."""
-
-    distill: DistillSpec | None = None
-    extraction: ExtractionSpec | None = None
-    adv_ft: AdvFinetuneSpec | None = None
-    harder: HarderSpec | None = None
 
 
 @dataclass
@@ -230,9 +146,40 @@ class ZooSpec:
     stealing suspects and harder negatives (``stealing``)."""
 
     target: TargetSpec = MISSING
+    data: DataSpec = field(default_factory=DataSpec)
     positives: PositivesSpec = field(default_factory=PositivesSpec)
     negatives: NegativesSpec = field(default_factory=NegativesSpec)
     stealing: StealingSpec = field(default_factory=StealingSpec)
+
+
+@dataclass
+class PopulationSpec:
+    """Many targets on one zoo spec, with enough negatives for an FPR to be measured
+    (docs/verdicts.md#population): each seed of ``targets`` gets its own zoo (the target, its
+    positives and thieves) under ``<zoo_dir>/target-s<seed>``; the negatives are built once
+    under ``<zoo_dir>/negatives``. ``population.json`` assigns the first
+    ``validation_targets`` targets and a seeded ``validation`` share of each negative family
+    to the validation population, where settings and thresholds are chosen; the rest is the
+    test population, where they are reported."""
+
+    targets: list[int] = field(default_factory=list)
+    validation_targets: int = 1
+    validation: float = 0.5
+    split_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if len(self.targets) < 2 or len(set(self.targets)) != len(self.targets):
+            raise ConfigError("population.targets", list(self.targets), "at least two "
+                              "distinct target seeds (validation and test)")
+        for seed in self.targets:
+            at_least("population.targets", seed, 0, "a seed is an integer >= 0")
+        if not 1 <= self.validation_targets < len(self.targets):
+            raise ConfigError("population.validation_targets", self.validation_targets,
+                              f"between 1 and {len(self.targets) - 1}: both populations "
+                              "need a target")
+        if not 0.0 < self.validation < 1.0:
+            raise ConfigError("population.validation", self.validation, "the validation "
+                              "share of each negative family lies in (0, 1)")
 
 
 @dataclass
@@ -252,6 +199,7 @@ class TrainConfig:
     checkpoint_every_n_epochs: int = 1   # 0: no resumable checkpoints
     checkpoint_min_seconds: float = 10.0   # and not sooner than this after the last one
     group_size: int = 1   # > 1: train up to this many members of a seeded family at once
+    population: PopulationSpec | None = None   # population=<dataset>: many targets, split
 
     def __post_init__(self) -> None:
         at_least("seed", self.seed, 0, "null (every seed) or one seed, an integer >= 0")

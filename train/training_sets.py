@@ -1,15 +1,20 @@
-"""The training sets of the members beyond the paper (docs/stealing.md): the attacker's (its
-queries and the target's answers) and the honest competitor's (the harder negatives' parts of
-the target's own training set: two halves, or a set overlapping half A by a fraction)."""
+"""Whose training data is whose (docs/stealing.md): the owner's and the attacker's parts of the
+training set (zoo.data), the attacker's training set (its queries and the target's answers)
+and the honest competitor's (the harder negatives' parts of the target's own training set:
+two halves, or a set overlapping half A by a fraction)."""
 
 from __future__ import annotations
 
 import math
 
 import torch
-from torch.utils.data import Dataset, Subset, TensorDataset
+from torch.utils.data import TensorDataset
 
 from ipguard.data import ImageData
+from ipguard.data.owner import owner_size, owner_split, subset_data
+
+__all__ = ["attacker_data", "halves", "overlap_indices", "owner_size", "owner_split",
+           "subset_data"]
 
 
 def attacker_data(data: ImageData, x: torch.Tensor, y: torch.Tensor) -> ImageData:
@@ -17,19 +22,6 @@ def attacker_data(data: ImageData, x: torch.Tensor, y: torch.Tensor) -> ImageDat
     belong to these very inputs); the test split stays the zoo's."""
     return ImageData(data.name, data.num_classes, data.input_shape, TensorDataset(x, y),
                      data.test)
-
-
-def subset_data(data: ImageData, indices: torch.Tensor) -> ImageData:
-    """The zoo's dataset restricted to ``indices`` of its training set (augmented too)."""
-    def part(ds: Dataset) -> Dataset:
-        tensors = getattr(ds, "tensors", None)
-        if tensors is not None:
-            return TensorDataset(*(t[indices] for t in tensors))
-        return Subset(ds, indices.tolist())
-
-    aug = data.train_augmented
-    return ImageData(data.name, data.num_classes, data.input_shape, part(data.train),
-                     data.test, part(aug) if aug is not None else None)
 
 
 def halves(size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -27,6 +27,7 @@ from omegaconf import DictConfig
 from ipguard.app.checks import check_device, check_extraction_memory, check_folder
 from ipguard.app.cli import entry, task
 from ipguard.app.config import CONF_DIR, plain, typed
+from ipguard.app.population import run_population
 from ipguard.app.report import report
 from ipguard.app.runtime import configure_threads, git_revision, versions
 from ipguard.app.schema import BenchConfig
@@ -36,6 +37,7 @@ from ipguard.core.methods import Method
 from ipguard.core.metrics import score
 from ipguard.core.seeding import combo_suffix
 from ipguard.core.verify import verify
+from ipguard.data.owner import owner_split
 from ipguard.paper.plots import plot_ru_curves
 from ipguard.results.area import decompose
 from ipguard.results.record import Extraction, Provenance, Record, SuspectResult, rates
@@ -81,6 +83,13 @@ def run_bench(cfg: DictConfig | BenchConfig) -> BenchResult:
         init=str(settings.init), label=str(settings.label), n=settings.n, seed=settings.seed,
         r=settings.metrics.r, selection=settings.suspects,
         zoo=zoo.identity() if zoo is not None else None)
+    if settings.zoo_is_population:
+        def one(zoo: Zoo, mine: Setting, folder: Path, owner: tuple[float, int]) -> Record:
+            with _tracker(settings, mine) as tracker:
+                return measure(settings, zoo, method, mine, folder, tracker, owner)
+
+        *_, (record, path, skipped) = run_population(settings, setting, out_dir, one)
+        return BenchResult(record, path, skipped)
     store = ResultsStore(Path(settings.store.dir))
     if not settings.force:
         done = store.find(setting)
@@ -112,13 +121,15 @@ def _load_zoo(cfg: BenchConfig) -> Zoo:
 
 
 def measure(cfg: BenchConfig, zoo: Zoo | None, method: Method, setting: Setting, out_dir: Path,
-            tracker: Tracker) -> Record:
+            tracker: Tracker, owner: tuple[float, int] = (1.0, 0)) -> Record:
     """Extract, verify every suspect (one at a time: memory stays flat as the zoo grows),
-    score on the headline selection and on every admitted positive, print, plot, log."""
+    score on the headline selection and on every admitted positive, print, plot, log.
+    ``owner``: the owner's share of the training set and its seed (a population's zoo.data),
+    where init=train draws its points from."""
     if zoo is None:
         zoo = _load_zoo(cfg)  # raises the one-line error, now recorded in the W&B run
         setting = dataclasses.replace(setting, zoo=zoo.identity())
-    data = hydra.utils.call(cfg.dataset.loader)
+    data, _ = owner_split(hydra.utils.call(cfg.dataset.loader), *owner)
     train_x = data.train_tensors()[0] if setting.init == "train" else None
     target = zoo.target
     fingerprint = extract(

@@ -164,6 +164,9 @@ class BenchConfig:
     # 3 % rule admits (the paper's protocol); a cap is a deviation, labelled in every output
     suspects: Selection = field(default_factory=Selection)
     zoo_dir: str = MISSING
+    # zoo_dir is a population (python -m train.zoo population=<dataset>): every target is
+    # fingerprinted and verified on its positives and the shared negatives (sweep=population)
+    zoo_is_population: bool = False
     force: bool = False                # recompute a point whose record is in the store
     store: StoreConfig = field(default_factory=StoreConfig)
 

@@ -41,6 +41,7 @@ class SuspectResult:
     matches: str | None = None
     p_value: float | None = None
     p_value_empirical: float | None = None
+    part: str | None = None  # in a population: "validation" or "test"; None in a zoo's record
 
     @property
     def headline_negative(self) -> bool:
@@ -115,6 +116,8 @@ class Provenance:
     versions: dict[str, str] = field(default_factory=dict)
     git: str | None = None
     source: str = "bench"  # bench | wandb
+    population_target: int | None = None   # a population's record: its target's seed
+    population_part: str | None = None     # and the population it is in (validation, test)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Provenance:

@@ -64,12 +64,13 @@ def is_built(folder: str | Path) -> bool:
     return (Path(folder) / MEMBER_FILE).is_file()
 
 
-def load_zoo(root: str | Path, build_command: str = BUILD_COMMAND, check_files: bool = True
-             ) -> Zoo:
+def load_zoo(root: str | Path, build_command: str = BUILD_COMMAND, check_files: bool = True,
+             require_target: bool = True) -> Zoo:
     """Read every member.json under ``root``; a missing zoo says how to build it. Each member
     must sit in the folder of its role, under a name no other member has, and (with
     ``check_files``) have a complete weights file: a broken member fails the run here, before
-    any extraction, not in the middle of verification. Only headers are read."""
+    any extraction, not in the middle of verification. Only headers are read.
+    ``require_target`` False reads a zoo of suspects alone (a population's negatives)."""
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise MissingZooError(f"the zoo path {root} is a file, not a folder: point zoo_dir at "
@@ -94,5 +95,6 @@ def load_zoo(root: str | Path, build_command: str = BUILD_COMMAND, check_files: 
     members.sort(key=lambda m: (ROLES.index(m.role), *zoo_order(m.kind, m.hyper, m.arch),
                                 m.seed, m.name))
     zoo = Zoo(root, members)
-    _ = zoo.target
+    if require_target:
+        _ = zoo.target
     return zoo

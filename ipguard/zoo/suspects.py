@@ -17,7 +17,7 @@ FINETUNE = ("ftll", "ftal", "rtll", "rtal")
 # Beyond the paper (docs/stealing.md): positives made by stealing the target or by
 # hardening it, and negatives as close to it as an honest competitor could be. None of them is
 # in the headline selection: the paper's ARUC stays the paper's.
-STEALING = ("distill", "extract_label", "extract_prob", "adv_ft")
+STEALING = ("distill", "extract_label", "extract_prob", "extract_jacobian", "adv_ft")
 HARDER = ("half", "overlap")
 BEYOND_PAPER = (*STEALING, *HARDER)
 # A pruning kind and the name of its level (WP prunes a fraction p of weights, FP a fraction c
@@ -27,7 +27,8 @@ FP_STEPS = 16  # the paper's FP levels are multiples of 1/16
 LABELS = {"ftll": "FTLL", "ftal": "FTAL", "rtll": "RTLL", "rtal": "RTAL", "wp": "WP", "fp": "FP",
           "same_arch": "Same architecture", "forest": "Random forest", "lenet": "LeNet-5",
           "vgg": "VGG", "distill": "Distillation", "extract_label": "Extraction (label API)",
-          "extract_prob": "Extraction (probability API)", "adv_ft": "Adversarial fine-tuning",
+          "extract_prob": "Extraction (probability API)",
+          "extract_jacobian": "Jacobian extraction (adaptive)", "adv_ft": "Adversarial fine-tuning",
           "half": "Half of the data", "overlap": "Overlapping data"}
 # Negative families that the paper names as a group; any other is "Different architecture".
 GROUPS = {"same_arch": "Same architecture", "forest": "Random forest"}
@@ -93,8 +94,9 @@ def beyond_label(kind: str, hyper: Mapping[str, Any]) -> str:
     name, h = LABELS[kind], MemberHyper.of(hyper)
     if kind == "distill":
         return f"{name} to {_or_unknown(h.student)}, T={_or_unknown(h.temperature)}"
-    if kind in ("extract_label", "extract_prob"):
-        return f"{name}, {_or_unknown(h.queries)} queries"
+    if kind in ("extract_label", "extract_prob", "extract_jacobian"):
+        student = f" to {h.student}" if h.student else ""
+        return f"{name}{student}, {_or_unknown(h.queries)} queries"
     if kind == "adv_ft":
         return f"{name}, eps={h.epsilon or 0:g}"
     if kind == "half":

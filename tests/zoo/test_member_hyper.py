@@ -20,6 +20,7 @@ WRITTEN = {
     "distill": {"student": "lenet", "temperature": 4, "alpha": 0.9, "agreement": 0.97},
     "extract_label": {"api": "label", "queries": 1000, "budget": 1000, "agreement": 0.9},
     "extract_prob": {"api": "prob", "queries": 250, "agreement": 0.8},
+    "extract_jacobian": {"api": "label", "queries": 400, "rounds": 2, "student": "lenet5"},
     "adv_ft": {"epsilon": 0.03, "steps": 7, "agreement": 0.95},
     "half": {"half": "A", "split_seed": 0, "agreement": 0.96},
     "overlap": {"overlap": 0.5, "split_seed": 0, "agreement": 0.96},
@@ -29,6 +30,7 @@ LABELS = {
     "distill": "Distillation to lenet, T=4",
     "extract_label": "Extraction (label API), 1000 queries",
     "extract_prob": "Extraction (probability API), 250 queries",
+    "extract_jacobian": "Jacobian extraction (adaptive) to lenet5, 400 queries",
     "adv_ft": "Adversarial fine-tuning, eps=0.03",
     "half": "Half of the data (A)", "overlap": "Overlapping data, overlap 0.5",
 }

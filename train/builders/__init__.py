@@ -18,6 +18,7 @@ from train.builders import (
     finetune,
     forest,
     harder,
+    jacobian,
     network,
     pruning,
 )
@@ -39,6 +40,7 @@ BUILDERS: dict[str, Builder] = {
     "distill": distillation.BUILDER,
     "extract_label": extraction.BUILDER,
     "extract_prob": extraction.BUILDER,
+    "extract_jacobian": jacobian.BUILDER,
     "adv_ft": adv_finetune.BUILDER,
     "half": harder.BUILDER,
     "overlap": harder.BUILDER,

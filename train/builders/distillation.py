@@ -1,6 +1,7 @@
-"""Distilled students (docs/stealing.md): the target's logits on its training inputs (its
-soft outputs), and a student trained on them softened at temperature T, and on the true
-labels with weight 1 - alpha."""
+"""Distilled students (docs/stealing.md): the target's logits on the thief's labelled inputs
+(by default the attacker's own data, which the target never saw; or the owner's training set,
+the stronger thief), and a student trained on them softened at temperature T, and on the
+inputs' own labels with weight 1 - alpha."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from train.training_sets import attacker_data
 def build(ctx: BuildContext, job: MemberJob) -> Member:
     """Distil the target into the job's student and save it."""
     _, teacher = ctx.target_copy()
-    x, y = ctx.data.train_tensors()
+    owner = job.hyper.get("data", "owner") == "owner"   # zoos built before the choice: owner's
+    x, y = (ctx.data if owner else ctx.attacker_data()).train_tensors()
     logits = TorchClassifier(teacher, device=ctx.device).logits(x)
     t, alpha = float(job.hyper["temperature"]), float(job.hyper["alpha"])
     data = attacker_data(ctx.data, x, distillation_targets(logits, y, alpha))

@@ -1,7 +1,7 @@
 """Students extracted through the target's label or probability API (docs/stealing.md):
-queries drawn from the attacker's pool, answered once by the API (saved, so a resumed member
-does not ask again), and a student trained on the answers for as many optimiser steps as the
-whole pool's student."""
+queries drawn from the attacker's pool (by default its own data, which the target never
+saw), answered once by the API (saved, so a resumed member does not ask again), and a student
+trained on the answers for as many optimiser steps as the whole pool's student."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from train.query_api import (
     extraction_set,
     load_answers,
     network_api,
-    pool_size,
     query_pool,
     save_answers,
     steps_epochs,
@@ -32,14 +31,15 @@ def build(ctx: BuildContext, job: MemberJob) -> Member:
     holdout, noise = float(h.get("holdout", 0.5)), int(h.get("pool", 10000))
     folder = ctx.fitter.partial(job.name)
     answered = load_answers(folder)
+    attacker = ctx.attacker_data() if source == "attacker" else None
+    pool = query_pool(source, ctx.data, int(h["query_seed"]), holdout, noise, attacker)
     if answered is None:
-        pool = query_pool(source, ctx.data, int(h["query_seed"]), holdout, noise)
         api = target_api(ctx, api_kind, budget or len(pool))
         answered = extraction_set(api, pool, budget, int(h["query_seed"]))
         save_answers(folder, *answered)
     queries, answers = answered
     recipe = recipe_of(job)
-    size = pool_size(source, ctx.data, holdout, noise)
+    size = len(pool)
     recipe = dataclasses.replace(recipe, epochs=steps_epochs(
         recipe.epochs, size, len(queries), recipe.batch_size))
     model = seeded_network(job)
