@@ -103,6 +103,12 @@ class ZooBuilder:
                 ended.add(job.kind)
             else:
                 done.append(result)
+        retrained = [m for m in done if m.hyper.get("retrained")]
+        if retrained:
+            log.warning("retrained after training to chance with their first seed (member.json "
+                        "'retrained' lists each failed seed): %s",
+                        ", ".join(f"{m.name} (now seed {m.seed}, test accuracy "
+                                  f"{m.test_accuracy or 0:.3f})" for m in retrained))
         return done
 
     def check_memory(self, member: str = "all", available: int | None = None) -> int:
