@@ -36,3 +36,5 @@ class TablesConfig:
     stealing_from: list[str] = field(default_factory=lambda: ["stealing"])
     # every method x combo at its best setting over seeds 0-4 (sweeps/seeds.yaml)
     seeds_sweep: str = "seeds"
+    # a population's verdicts (sweeps/population.yaml, docs/verdicts.md#population)
+    population_sweep: str = "population"

@@ -84,11 +84,12 @@ def write_record(path: str | Path, record: Record) -> Path:
 
 
 def read_records_dir(folder: str | Path) -> list[Record]:
-    """Every readable record in ``folder`` (sorted by file name), its sweep set to the folder's
-    name; unreadable files are named in a warning and skipped."""
+    """Every readable record in ``folder`` and in its population's per-target folders
+    (``target-s<seed>/``, sorted by file name), its sweep set to the folder's name;
+    unreadable files are named in a warning and skipped."""
     folder = Path(folder)
     out = []
-    for path in sorted(folder.glob("*.json")):
+    for path in [*sorted(folder.glob("*.json")), *sorted(folder.glob("target-s*/*.json"))]:
         try:
             record = read_record(path)
         except (ValueError, KeyError, TypeError, json.JSONDecodeError, OSError) as exc:

@@ -18,6 +18,8 @@ from ipguard.app.bench import run_bench
 from ipguard.app.config import typed
 from ipguard.data import load_digits_data
 from ipguard.data.owner import owner_split
+from ipguard.paper.population_table import population_table
+from ipguard.results.population import chosen, report, validation_aruc
 from ipguard.results.store import read_records_dir
 from ipguard.utils.errors import ConfigError, IPGuardError
 from ipguard.zoo.population import load_population, read_split, split_population, write_split
@@ -163,3 +165,35 @@ def test_the_bench_records_every_target_with_its_parts(micro_population, tmp_pat
         parts = Counter((s.role, s.part) for s in record.suspects)
         assert parts[("negative", "validation")] >= 1 and parts[("negative", "test")] >= 1
         assert {p for (role, p) in parts if role == "positive"} == {part}
+
+
+def test_the_population_table_chooses_on_validation_and_reports_on_test(micro_population,
+                                                                        tmp_path):
+    store = tmp_path / "store"
+    for label in ("random", "least_likely"):
+        cfg = compose_cfg("bench", ["dataset=digits", "method=random", "n=10", "logger=none",
+                                    "threads=1", "zoo_is_population=true", f"label={label}",
+                                    "zoo_dir=${paths.zoo_dir}/${dataset.name}-population"],
+                          micro_population / "debug")
+        cfg.store.dir = str(store)
+        run_bench(cfg)
+    records = read_records_dir(store)
+    assert len(records) == 4
+    by_combo = {c: [r for r in records if r.combo == c] for c in ("-TR", "-TL")}
+    best = max(by_combo, key=lambda c: validation_aruc(by_combo[c]))
+    picked = chosen(records)["random"]
+    assert {r.combo for r in picked} == {best}
+    rep = report(picked, reps=50)
+    test = next(r for r in picked if r.provenance.population_part == "test")
+    neg = [s for s in test.suspects if s.role == "negative" and s.part == "test"]
+    val = [s for s in test.suspects if s.role == "negative" and s.part == "validation"]
+    # τ from the validation negatives alone (two are too few for 1 %: the fit, labelled)
+    assert all("extrapolation" in m for m in rep.tau_methods[0.01])
+    assert sum(r.n for r in rep.fpr[0.01].values()) == len(neg)
+    assert rep.positives["extract_jacobian"] == 2 and 0.0 <= rep.auc["distill"] <= 1.0
+    assert len(val) >= 1
+    out = population_table("digits", records, reps=50)
+    (table,) = out.items
+    families = {row["family"] for row in table.table.data}
+    assert {"aruc", "same_arch", "ftll", "extract_label", "extract_jacobian"} <= families
+    assert table.stem == "population-digits"
