@@ -24,6 +24,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from ipguard.app.best import with_best_setting
 from ipguard.app.checks import check_device, check_extraction_memory, check_folder
 from ipguard.app.cli import entry, task
 from ipguard.app.config import CONF_DIR, plain, typed
@@ -35,14 +36,13 @@ from ipguard.core.extract import extract
 from ipguard.core.fingerprint import Fingerprint
 from ipguard.core.methods import Method
 from ipguard.core.metrics import score
-from ipguard.core.seeding import combo_suffix
 from ipguard.core.verify import verify
 from ipguard.data.owner import owner_split
 from ipguard.paper.plots import plot_ru_curves
 from ipguard.results.area import decompose
 from ipguard.results.record import Extraction, Provenance, Record, SuspectResult, rates
 from ipguard.results.setting import Setting
-from ipguard.results.store import ResultsStore, best_setting, write_record
+from ipguard.results.store import ResultsStore, write_record
 from ipguard.results.tracking import Tracker, run_group
 from ipguard.results.verdicts import assess, wandb_summary
 from ipguard.utils.errors import ConfigError, IPGuardError
@@ -193,29 +193,6 @@ def _extraction(fingerprint: Fingerprint, device: str) -> Extraction:
                       mean_l2=meta.mean_l2, mean_iterations=meta.mean_iterations,
                       device=device,
                       points={k: v.tolist() for k, v in fingerprint.stats.items()})
-
-
-def with_best_setting(cfg: BenchConfig) -> BenchConfig:
-    """``cfg`` with the method parameters and combo of the best-ARUC record of this method
-    (or of the method it is tuned as) in the sweeps ``store.best_from``: how Tables 5-8 pick
-    each method's setting, as the paper does; with ``store.best_per_combo``, the best of this
-    job's combo."""
-    method = cfg.method.build()
-    combo = combo_suffix(str(cfg.init), str(cfg.label)) if cfg.store.best_per_combo else None
-    best = best_setting(cfg.store.root, list(cfg.store.best_from), method.tuning_name(), combo)
-    spec = cfg.method.spec()
-    for name, value in best.setting.params.items():
-        if name in spec and not name.startswith("_"):  # never the _target_
-            spec[name] = value
-    # stored records are input too (a shared results folder): typed, then built, like a config
-    chosen = typed(spec, type(cfg.method), "method")
-    chosen.build()
-    cfg = dataclasses.replace(cfg, method=chosen, init=type(cfg.init)(best.setting.init),
-                              label=type(cfg.label)(best.setting.label))
-    log.info("best setting of %s in %s: %s %s (ARUC %.4f, %s)", method.name,
-             list(cfg.store.best_from), best.setting.method_label, best.setting.params,
-             best.aruc, best.key)
-    return cfg
 
 
 def _report_skipped(record: Record, path: Path, out_dir: Path) -> BenchResult:

@@ -155,24 +155,28 @@ def group_points(records: Iterable[Record]) -> list[Point]:
     return list(points.values())
 
 
-def best_point(records: Iterable[Record], method: str | None = None) -> Point | None:
-    """The setting with the best mean ARUC (among those of ``method``); ties go to the larger
-    gap, then the larger AUC, then the first key (stable)."""
+def best_point(records: Iterable[Record], method: str | None = None,
+               score: Callable[[Record], float] | None = None) -> Point | None:
+    """The setting with the best mean ARUC (or mean ``score``: e.g. the ARUC on the
+    validation half, ``ipguard.results.holdout``) among those of ``method``; ties go to the
+    larger gap, then the larger AUC, then the first key (stable)."""
     pool = group_points(r for r in records if method is None or r.method == method)
     if not pool:
         return None
-    return min(pool, key=lambda p: (-p.aruc, -p.mean(lambda r: r.gap),
+    rank = score or (lambda r: r.aruc)
+    return min(pool, key=lambda p: (-p.mean(rank), -p.mean(lambda r: r.gap),
                                     -p.mean(lambda r: r.auc), p.first.key))
 
 
 def best_setting(results_root: str | Path, sweeps: Sequence[str], method: str,
-                 combo: str | None = None) -> Record:
-    """The record (lowest seed) of the best-ARUC setting of ``method`` in the named sweeps
-    (among the records of ``combo``, e.g. '-TL', when given): what Tables 5-8 and the seeds
-    sweep rerun."""
+                 combo: str | None = None, score: Callable[[Record], float] | None = None
+                 ) -> Record:
+    """The record (lowest seed) of the best-ARUC (or best ``score``) setting of ``method`` in
+    the named sweeps (among the records of ``combo``, e.g. '-TL', when given): what Tables
+    5-8 and the seeds sweep rerun."""
     records = [r for s in sweeps for r in read_records_dir(Path(results_root) / s)
                if combo is None or r.combo == combo]
-    best = best_point(records, method=method)
+    best = best_point(records, method=method, score=score)
     if best is None:
         which = f"{method}{combo}" if combo else method
         raise IPGuardError(
