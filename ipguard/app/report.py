@@ -1,13 +1,15 @@
 """What the bench prints: the matching-rate table as the paper prints it (Table 5: positives
 one row each, negatives as [min, max] per family) with each suspect's p-value, and the scores
 under it: the ARUC with its 95 % interval, where the area goes, and the thresholds calibrated
-at FPR 1 % and 5 % (docs/verdicts.md)."""
+at FPR 1 % and 5 %, each saying how it was made and what held-out negatives it let through
+(docs/verdicts.md)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ipguard.core.calibration import Calibration, Verdicts, min_negatives
+from ipguard.core.calibration import Calibration, Verdicts
+from ipguard.core.thresholds import fpr_text, unsupported_text
 from ipguard.paper.tables import fmt_p, fmt_tau
 from ipguard.results.area import decompose
 from ipguard.results.record import Record, SuspectResult
@@ -84,35 +86,61 @@ def summary_lines(record: Record) -> str:
 
 
 def verdict_lines(verdicts: Verdicts) -> str:
-    """The null model, each calibrated threshold and the ARUC's interval, a line each."""
-    null, ints = verdicts.null, verdicts.intervals
+    """The null model, each calibrated threshold, the ROC-AUC and the ARUC's interval (with
+    the level that dominates it), a line each."""
+    null, ints, hier = verdicts.null, verdicts.intervals, verdicts.hierarchical
     lines = [f"p-value: P(M >= m) for an independent suspect, M ~ {null.fit} fit to the "
              f"{null.negatives} negatives' m of {null.n} (mean rate {null.mean:.3f}, "
              f"over-dispersion {null.rho:.3f}); emp. p = (1 + negatives at >= m) / "
              f"{null.negatives + 1}; a negative's p-values leave it out"]
     lines += [calibration_line(c) for c in verdicts.calibrations]
-    aruc = ints.get("aruc") if ints is not None else None
-    lines.append(f"ARUC 95 % interval [{aruc[0]:.2f}, {aruc[1]:.2f}]: bootstrap over the "
-                 f"{null.n} points ({ints.reps} replicates)" if aruc is not None and ints
-                 else f"ARUC 95 % interval: none ({NO_MATCHES})")
+    if verdicts.auc:
+        families = ", ".join(f"{LABELS.get(k, k)} {v:.2f}" for k, v in verdicts.auc.items()
+                             if k != "all")
+        lines.append(f"ROC-AUC {verdicts.auc.get('all', float('nan')):.2f} (headline positives "
+                     f"against the {null.negatives} negatives, ties half); per family: "
+                     f"{families}")
+    found = hier.get("aruc") if hier is not None else None
+    points = ints.get("aruc") if ints is not None else None
+    if found is not None and hier is not None:
+        parts = ", ".join(f"{k} {v:.2g}" for k, v in hier.variances.get("aruc", {}).items())
+        text = (f"ARUC 95 % interval [{found[0]:.2f}, {found[1]:.2f}]: bootstrap over "
+                f"{hier.over} ({hier.reps} replicates)")
+        if parts:
+            text += f"; variance with each level alone: {parts} ({hier.dominant()} dominate)"
+        if points is not None:
+            text += f"; over the {null.n} points alone [{points[0]:.2f}, {points[1]:.2f}]"
+        lines.append(text)
+    elif points is not None and ints is not None:
+        lines.append(f"ARUC 95 % interval [{points[0]:.2f}, {points[1]:.2f}]: bootstrap over "
+                     f"the {null.n} points ({ints.reps} replicates)")
+    else:
+        lines.append(f"ARUC 95 % interval: none ({NO_MATCHES})")
     return "\n".join(lines)
 
 
 def calibration_line(c: Calibration) -> str:
-    """``FPR 1 %: tau = 0.33, TPR 1.00 ...; held-out FPR ...``."""
-    text = (f"FPR {c.fpr * 100:g} %: tau = {fmt_tau(c.tau)}, TPR {c.tpr:.2f} of "
-            f"{c.positives} positives; held-out FPR ")
+    """``FPR 1 %: tau = 0.33 (how it was made), TPR 1.00 [lo, hi] ...; held-out FPR ... per
+    family with its interval``, and in words when the negatives cannot support the FPR."""
+    method = c.tau_method or "beta-binomial fit (stored before the method was recorded)"
+    tpr = f" [{c.tpr_interval[0]:.2f}, {c.tpr_interval[1]:.2f}]" if c.tpr_interval else ""
+    text = (f"FPR {fpr_text(c.fpr)}: tau = {fmt_tau(c.tau)} from the {method}, "
+            f"TPR {c.tpr:.2f}{tpr} of {c.positives} positives; held-out FPR ")
     held = []
     if c.fpr_lofo is not None:
-        worst = max(c.by_family, key=lambda k: c.by_family[k])
-        held.append(f"{c.fpr_lofo:.3f} leaving each of {len(c.by_family)} families out "
-                    f"(worst {LABELS.get(worst, worst)} {c.by_family[worst]:.3f})")
+        pooled = (f" [{c.fpr_lofo_interval[0]:.3f}, {c.fpr_lofo_interval[1]:.3f}]"
+                  if c.fpr_lofo_interval else "")
+        families = ", ".join(
+            f"{LABELS.get(k, k)} {r.k}/{r.n} [{r.lo:.3f}, {r.hi:.3f}]"
+            for k, r in c.held_out.items()) or ", ".join(
+            f"{LABELS.get(k, k)} {v:.3f}" for k, v in c.by_family.items())
+        held.append(f"{c.fpr_lofo:.3f}{pooled} leaving each of {len(c.by_family)} families "
+                    f"out ({families})")
     if c.fpr_random is not None:
         held.append(f"{c.fpr_random:.3f} over {c.splits} random splits")
     text += ", ".join(held) or "not measurable (one negative)"
     if not c.supported:
-        text += (f"; {c.negatives} negatives are too few to support {c.fpr * 100:g} % on "
-                 f"their own ({min_negatives(c.fpr)} needed): the threshold rests on the fit")
+        text += f"; {unsupported_text(c.negatives, c.fpr, c.tau_method)}"
     return text
 
 

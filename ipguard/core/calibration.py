@@ -1,143 +1,58 @@
-"""A verdict with an error rate (docs/verdicts.md): the null model of an independent suspect's
-matching count, a p-value per suspect, and thresholds calibrated to a target false-positive rate.
+"""A verdict with an error rate (docs/verdicts.md): thresholds calibrated to a target
+false-positive rate, the rates they reach on negatives they were not fitted on, and what a
+record says about both.
 
-Null model: the number m of the n fingerprinting points an independent model labels as the
-target did is beta-binomial(n, a, b), fitted by maximum likelihood to the negatives' counts
-(each negative has its own chance to match a point, spread as a beta; the binomial is the
-limit of no spread, and the fit when the negatives vary less than a binomial would). With
-every negative at 0 (or at n), or one negative, it is the binomial with the Jeffreys estimate
-(m + 1/2) / (n + 1) of its chance. The p-value of m is P(M >= m) under the fit (``p_value``);
-the empirical one, (1 + #negatives at >= m) / (N + 1), needs no model but is never below
-1 / (N + 1). A threshold at FPR alpha is the smallest t/n with P(M >= t) <= alpha; cross-
-validation over the negatives (leave one family out, and random splits) measures the FPR it
-reaches on negatives it was not fitted on. docs/verdicts.md explains each choice."""
+τ comes from ``ipguard.core.thresholds``: the order statistic of the negatives' counts wherever
+they are enough for the FPR (a guarantee that needs no model), the beta-binomial fit of
+``ipguard.core.null`` elsewhere, labelled an extrapolation. Cross-validation over the negatives
+(leave one family out, and random splits) applies the same rule to each training part, so it
+measures the rule actually used; each family's held-out FPR comes with its Clopper-Pearson
+interval, because a family of a few members says little on its own."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
-from scipy.special import betaln, expit, gammaln, logit
 
+from ipguard.core.hierarchy import Hierarchical
 from ipguard.core.intervals import Intervals
+from ipguard.core.null import NullModel, fit_null
+from ipguard.core.thresholds import (
+    LEVEL,
+    TAU_RULE,
+    Rate,
+    Threshold,
+    min_negatives,
+    order_rank,
+    threshold,
+)
+
+__all__ = ["FPRS", "SPLITS", "HELD_OUT", "SAME_ARCH", "NullModel", "fit_null", "min_negatives",
+           "Calibration", "calibrate", "Verdicts"]
 
 FPRS = (0.01, 0.05)   # the target false-positive rates reported everywhere
 SPLITS = 200          # random splits of the negatives
 HELD_OUT = 0.25       # the fraction of negatives a random split holds out
-_MAX_PRECISION = 1e7  # a + b beyond this is the binomial
+SAME_ARCH = "same_arch"  # the family closest to the target, reported on its own
 
 
-def min_negatives(fpr: float) -> int:
-    """How many negatives an FPR needs before the sample alone can support it: an empirical
-    threshold above the k-th largest of N negatives has FPR <= k / (N + 1), so alpha needs
-    N >= 1/alpha - 1 (99 for 1 %, 19 for 5 %). Below that only the fitted model speaks."""
-    return math.ceil(1.0 / fpr - 1e-9) - 1
-
-
-@dataclass(frozen=True)
-class NullModel:
-    """M ~ beta-binomial(n, a, b) with mean ``mean`` * n and over-dispersion ``rho`` (the
-    correlation of two points' matches within one model; 0 is the binomial), fitted to the
-    negatives' ``counts``; ``fit`` names how."""
-
-    n: int
-    mean: float
-    rho: float
-    counts: tuple[int, ...]
-    fit: str = "beta-binomial, maximum likelihood"
-
-    @property
-    def negatives(self) -> int:
-        return len(self.counts)
-
-    @cached_property
-    def _tail(self) -> np.ndarray:
-        """P(M >= t) for t = 0 .. n + 1, summed in log space (exact far into the tail)."""
-        m = np.arange(self.n + 1)
-        log_pmf = gammaln(self.n + 1) - gammaln(m + 1) - gammaln(self.n - m + 1)
-        if self.rho > 0:
-            a, b = _shape(self.mean, self.rho)
-            log_pmf = log_pmf + betaln(m + a, self.n - m + b) - betaln(a, b)
-        else:
-            log_pmf = log_pmf + m * np.log(self.mean) + (self.n - m) * np.log1p(-self.mean)
-        tail = np.minimum(np.exp(np.logaddexp.accumulate(log_pmf[::-1])[::-1]), 1.0)
-        tail[0] = 1.0  # P(M >= 0), exactly
-        return np.r_[tail, 0.0]
-
-    def p_value(self, matched: int) -> float:
-        """P(M >= matched) for an independent suspect: the model's p-value."""
-        return float(self._tail[int(np.clip(matched, 0, self.n + 1))])
-
-    def p_value_empirical(self, matched: int) -> float:
-        """(1 + #negatives matching >= matched) / (N + 1): no model, never below 1/(N+1)."""
-        return (1 + sum(c >= matched for c in self.counts)) / (self.negatives + 1)
-
-    def threshold_count(self, fpr: float) -> int:
-        """The smallest t with P(M >= t) <= fpr (n + 1 when even t = n is too likely)."""
-        return int(np.argmax(self._tail <= fpr))
-
-    def threshold(self, fpr: float) -> float:
-        """The matching-rate threshold t/n at ``fpr`` (above 1: nothing can be verified)."""
-        return self.threshold_count(fpr) / self.n
-
-    def to_json(self) -> dict[str, Any]:
-        return {"fit": self.fit, "n": self.n, "mean": self.mean, "rho": self.rho,
-                "counts": list(self.counts)}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> NullModel:
-        return cls(int(data["n"]), float(data["mean"]), float(data["rho"]),
-                   tuple(int(c) for c in data["counts"]), str(data["fit"]))
-
-
-def fit_null(counts: Sequence[int], n: int) -> NullModel:
-    """The null model of ``counts`` (each negative's matches out of ``n``), as the module's
-    docstring says."""
-    m = np.asarray(counts, dtype=float)
-    if m.ndim != 1 or len(m) == 0:
-        raise ValueError("the null model needs at least one negative's matching count")
-    if n < 1 or (m < 0).any() or (m > n).any():
-        raise ValueError(f"matching counts must lie in [0, n={n}]")
-    ints = tuple(int(round(c)) for c in m)
-    total = m.sum()
-    if len(m) == 1 or total == 0 or total == len(m) * n:
-        jeffreys = (total + 0.5) / (len(m) * n + 1)
-        return NullModel(n, float(jeffreys), 0.0, ints, "binomial, Jeffreys estimate")
-    mean = total / (len(m) * n)
-    var = m.var(ddof=1)
-    rho0 = float(np.clip((var / (n * mean * (1 - mean)) - 1) / max(n - 1, 1), 1e-4, 0.9))
-
-    def nll(theta: np.ndarray) -> float:
-        mu, s = expit(theta[0]), math.exp(theta[1])
-        a, b = mu * s, (1 - mu) * s
-        return -float(np.sum(betaln(m + a, n - m + b)) - len(m) * betaln(a, b))
-
-    start = np.array([logit(mean), math.log((1 - rho0) / rho0)])
-    best = minimize(nll, start, method="L-BFGS-B",
-                    bounds=[(-30.0, 30.0), (-6.0, math.log(_MAX_PRECISION))])
-    mu, s = float(expit(best.x[0])), float(math.exp(best.x[1]))
-    binomial = -float(np.sum(m * math.log(mean) + (n - m) * math.log1p(-mean)))
-    if s >= _MAX_PRECISION * 0.999 or binomial <= best.fun:  # no spread beyond a binomial's
-        return NullModel(n, float(mean), 0.0, ints, "binomial, maximum likelihood")
-    return NullModel(n, mu, 1.0 / (1.0 + s), ints)
-
-
-def _shape(mean: float, rho: float) -> tuple[float, float]:
-    s = (1.0 - rho) / rho
-    return mean * s, (1.0 - mean) * s
+def _pair(value: Any) -> tuple[float, float] | None:
+    return (float(value[0]), float(value[1])) if value is not None else None
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """The threshold ``tau`` at target FPR ``fpr``, fitted on all ``negatives``; the TPR it
-    gives on the ``positives`` (the headline's); the FPR it reached on held-out negatives,
-    pooled over leave-one-family-out (``fpr_lofo``, None with one family; ``by_family``: each
-    family's) and over ``splits`` random splits (``fpr_random``)."""
+    """The threshold ``tau`` at target FPR ``fpr``, fitted on all ``negatives`` by ``rule``
+    (``tau_method`` says how; both None in records stored before they were kept, whose τ is
+    the fit's); the TPR on the ``positives`` (the headline's) with its interval; the FPR it
+    reached on held-out negatives, pooled over leave-one-family-out (``fpr_lofo``, None with
+    one family; ``by_family`` each family's rate, ``held_out`` its k of n with interval) and
+    over ``splits`` random splits (``fpr_random``); ``tpr_by_family``: each attack family's
+    TPR at ``tau``."""
 
     fpr: float
     tau: float
@@ -148,73 +63,149 @@ class Calibration:
     fpr_random: float | None
     splits: int = 0
     by_family: dict[str, float] = field(default_factory=dict)
+    tau_method: str | None = None
+    rule: str | None = None
+    tpr_interval: tuple[float, float] | None = None
+    fpr_lofo_interval: tuple[float, float] | None = None
+    held_out: dict[str, Rate] = field(default_factory=dict)
+    tpr_by_family: dict[str, Rate] = field(default_factory=dict)
+    level: float = LEVEL
 
     @property
     def supported(self) -> bool:
         """Whether the negatives alone can support the target (``min_negatives``)."""
         return self.negatives >= min_negatives(self.fpr)
 
+    @property
+    def same_arch(self) -> Rate | None:
+        """The held-out FPR of the same-architecture family, the one closest to the target."""
+        return self.held_out.get(SAME_ARCH)
+
     def to_json(self) -> dict[str, Any]:
         return {"fpr": self.fpr, "tau": self.tau, "tpr": self.tpr, "positives": self.positives,
                 "negatives": self.negatives, "fpr_lofo": self.fpr_lofo,
                 "fpr_random": self.fpr_random, "splits": self.splits,
-                "by_family": dict(self.by_family), "supported": self.supported}
+                "by_family": dict(self.by_family), "supported": self.supported,
+                "tau_method": self.tau_method, "rule": self.rule,
+                "tpr_interval": list(self.tpr_interval) if self.tpr_interval else None,
+                "fpr_lofo_interval": (list(self.fpr_lofo_interval)
+                                      if self.fpr_lofo_interval else None),
+                "held_out": {k: v.to_json() for k, v in self.held_out.items()},
+                "tpr_by_family": {k: v.to_json() for k, v in self.tpr_by_family.items()},
+                "level": self.level}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Calibration:
+        """Reads every stored shape: fields a record stored before they existed are None or
+        empty."""
         names = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in names})
+        known = {k: v for k, v in data.items() if k in names}
+        for name in ("tpr_interval", "fpr_lofo_interval"):
+            known[name] = _pair(known.get(name))
+        for name in ("held_out", "tpr_by_family"):
+            known[name] = {k: Rate.from_json(v) for k, v in (known.get(name) or {}).items()}
+        return cls(**known)
 
 
 def calibrate(negatives: Sequence[int], families: Sequence[str], positives: Sequence[int],
               n: int, fprs: Sequence[float] = FPRS, splits: int = SPLITS,
-              held_out: float = HELD_OUT, seed: int = 0) -> list[Calibration]:
+              held_out: float = HELD_OUT, seed: int = 0, rule: str = TAU_RULE,
+              attacks: Mapping[str, Sequence[int]] | None = None,
+              level: float = LEVEL) -> list[Calibration]:
     """A ``Calibration`` per target FPR from the negatives' matching counts (and their
-    families) and the positives' counts, out of ``n`` points."""
+    families) and the positives' counts, out of ``n`` points; τ by ``rule``
+    (``ipguard.core.thresholds.RULES``), the same in every cross-validation split;
+    ``attacks``: each attack family's positives' counts, for its TPR."""
     neg, fam = np.asarray(negatives, dtype=int), np.asarray(families, dtype=str)
     if len(neg) != len(fam):
         raise ValueError("need one family per negative")
     full = fit_null(neg, n)
     kinds = list(dict.fromkeys(fam.tolist()))
-    lofo = [(fam == k, fit_null(neg[fam != k], n)) for k in kinds] if len(kinds) > 1 else []
+    lofo = [fam == k for k in kinds] if len(kinds) > 1 else []
     rng = np.random.default_rng(seed)
     size = max(1, round(held_out * len(neg)))
     random = []
     for _ in range(splits if len(neg) > 1 else 0):
         test = np.zeros(len(neg), dtype=bool)
         test[rng.choice(len(neg), size=min(size, len(neg) - 1), replace=False)] = True
-        random.append((test, fit_null(neg[~test], n)))
+        random.append(test)
+    fitted: dict[int, NullModel] = {}   # each split's fit, made only where the rule needs it
     pos = np.asarray(positives, dtype=int)
     out = []
     for alpha in fprs:
-        t = full.threshold_count(alpha)
+        t = threshold(neg, n, alpha, rule, full)
+        parts = [_split_threshold(neg[~m], n, alpha, rule, fitted, i)
+                 for i, m in enumerate([*lofo, *random])]
+        per_family = {k: _false(neg, [(m, tau)])
+                      for k, m, tau in zip(kinds, lofo, parts, strict=False)}
+        pooled_lofo = _sum(per_family.values())
+        tpr = Rate.of(int((pos >= t.count).sum()), len(pos), level)
         out.append(Calibration(
-            fpr=float(alpha), tau=t / n, tpr=float((pos >= t).mean()) if len(pos) else math.nan,
-            positives=len(pos), negatives=len(neg), fpr_lofo=_pooled(neg, lofo, alpha),
-            fpr_random=_pooled(neg, random, alpha), splits=len(random),
-            by_family={k: _pooled(neg, [item], alpha) for k, item in zip(kinds, lofo,
-                                                                         strict=False)}))
+            fpr=float(alpha), tau=t.tau, tpr=tpr.value if len(pos) else math.nan,
+            positives=len(pos), negatives=len(neg),
+            fpr_lofo=pooled_lofo[0] / pooled_lofo[1] if pooled_lofo else None,
+            fpr_random=_rate(_false(neg, list(zip(random, parts[len(lofo):], strict=True)))),
+            splits=len(random),
+            by_family={k: v[0] / v[1] for k, v in per_family.items() if v},
+            tau_method=t.method, rule=rule,
+            tpr_interval=tpr.interval if len(pos) else None,
+            fpr_lofo_interval=Rate.of(*pooled_lofo, level).interval if pooled_lofo else None,
+            held_out={k: Rate.of(*v, level) for k, v in per_family.items() if v},
+            tpr_by_family=_tprs(attacks or {}, t.count, level), level=level))
     return out
 
 
-def _pooled(counts: np.ndarray, splits: Sequence[tuple[np.ndarray, NullModel]],
-            alpha: float) -> float | None:
-    """The fraction of held-out negatives at or above their split's threshold, pooled."""
-    if not splits:
+def _split_threshold(train: np.ndarray, n: int, fpr: float, rule: str,
+                     fitted: dict[int, NullModel], key: int) -> Threshold | None:
+    """τ of one cross-validation split's training negatives by the full fit's ``rule``; the
+    split's fit (cached under ``key``) is made only where the rule needs it. None where the
+    rule is "empirical" and the split is too small for it."""
+    supported = order_rank(fpr, len(train)) >= 1
+    if rule == "empirical" and not supported:
         return None
-    false = sum(int((counts[test] >= null.threshold_count(alpha)).sum()) for test, null in splits)
-    return false / sum(int(test.sum()) for test, _ in splits)
+    if key not in fitted and (rule == "fit" or not supported):
+        fitted[key] = fit_null(train, n)
+    return threshold(train, n, fpr, rule, fitted.get(key))
+
+
+def _false(counts: np.ndarray,
+           parts: Sequence[tuple[np.ndarray, Threshold | None]]) -> tuple[int, int] | None:
+    """(held-out negatives at or above their part's τ, held-out negatives), or None."""
+    used = [(test, t) for test, t in parts if t is not None]
+    if not used:
+        return None
+    return (sum(int((counts[test] >= t.count).sum()) for test, t in used),
+            sum(int(test.sum()) for test, _ in used))
+
+
+def _sum(parts: Any) -> tuple[int, int] | None:
+    """Pooled (k, n) over the parts that said something."""
+    known = [p for p in parts if p is not None]
+    return (sum(k for k, _ in known), sum(m for _, m in known)) if known else None
+
+
+def _rate(found: tuple[int, int] | None) -> float | None:
+    return found[0] / found[1] if found else None
+
+
+def _tprs(attacks: Mapping[str, Sequence[int]], count: int, level: float) -> dict[str, Rate]:
+    return {k: Rate.of(int((np.asarray(v) >= count).sum()), len(v), level)
+            for k, v in attacks.items() if len(v)}
 
 
 @dataclass(frozen=True)
 class Verdicts:
     """What a record says about error rates: the null model of its negatives, a calibrated
-    threshold per target FPR, and the intervals of its numbers (None without per-point
-    matches, in records stored without per-point matches)."""
+    threshold per target FPR, the intervals of its numbers over its points (None in records
+    stored without per-point matches), the hierarchical interval (suspects within family and
+    points) of its ARUC and mean rates, and ``auc``: the ROC-AUC of the headline's positives
+    (``all``) and of each positive family against every negative."""
 
     null: NullModel
     calibrations: tuple[Calibration, ...]
     intervals: Intervals | None = None
+    hierarchical: Hierarchical | None = None
+    auc: dict[str, float] = field(default_factory=dict)
 
     def at(self, fpr: float) -> Calibration | None:
         return next((c for c in self.calibrations if math.isclose(c.fpr, fpr)), None)
@@ -222,7 +213,9 @@ class Verdicts:
     def to_json(self) -> dict[str, Any]:
         return {"null": self.null.to_json(),
                 "calibrations": [c.to_json() for c in self.calibrations],
-                "intervals": self.intervals.to_json() if self.intervals else None}
+                "intervals": self.intervals.to_json() if self.intervals else None,
+                "hierarchical": self.hierarchical.to_json() if self.hierarchical else None,
+                "auc": dict(self.auc)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> Verdicts | None:
@@ -230,4 +223,7 @@ class Verdicts:
             return None
         return cls(NullModel.from_json(data["null"]),
                    tuple(Calibration.from_json(c) for c in data.get("calibrations") or []),
-                   Intervals.from_json(data.get("intervals")))
+                   Intervals.from_json(data.get("intervals")),
+                   Hierarchical.from_json(data.get("hierarchical")),
+                   {k: float(v) for k, v in (data.get("auc") or {}).items()})
+

@@ -131,14 +131,17 @@ def means_table(dataset: str, chosen: Mapping[str, Record], intervals: bool = Tr
              f"implies positives {paper['positives']:.2f} and negatives "
              f"{paper['negatives']:.2f}."]
     if intervals:
-        notes.append(_interval_note("each number", missing))
+        notes.append(_interval_note("each number", missing, hierarchical=True))
     return Table(f"Tables 5-7, means: where the ARUC goes on {dataset_title(dataset)}",
                  ["", "", *columns], merge_rows(keys, cells, columns), data, notes=notes)
 
 
-def _interval_note(what: str, missing: bool) -> str:
-    return (f"[lo, hi] after {what}: its 95 % interval, the bootstrap over the record's "
-            "fingerprint points (the same resampled points for every suspect)"
+def _interval_note(what: str, missing: bool, hierarchical: bool = False) -> str:
+    over = ("the hierarchical bootstrap: the suspects within each family, then the record's "
+            "fingerprint points (docs/verdicts.md)" if hierarchical else
+            "the bootstrap over the record's fingerprint points (the same resampled points "
+            "for every suspect)")
+    return (f"[lo, hi] after {what}: its 95 % interval, {over}"
             + (f"; none shown: {NO_MATCHES}." if missing else "."))
 
 

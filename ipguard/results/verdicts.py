@@ -1,9 +1,11 @@
 """A record's verdicts (docs/verdicts.md): the null model of its negatives, each suspect's p-value,
-thresholds calibrated at FPR 1 % and 5 %, and the 95 % intervals of its numbers by the
-bootstrap over its fingerprinting points. ``assess`` computes them once, for the bench;
-``verdicts_of`` gives a record's, recomputed from its matching rates when it was made
-before they were stored (intervals then need the per-point matches, which old records lack).
-docs/verdicts.md says what each number means."""
+thresholds calibrated at FPR 1 % and 5 % (the order statistic where the negatives support the
+rate, else the labelled fit), the ROC-AUC per positive family, and the 95 % intervals of its
+numbers: its ARUC and mean rates by the hierarchical bootstrap (its suspects within their
+families, then its points), each suspect's rate over its points. ``assess`` computes them once,
+for the bench; ``verdicts_of`` gives a record's, recomputed from its matching rates when it was
+made before they were stored (intervals then need the per-point matches, which old records
+lack). docs/verdicts.md says what each number means."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ipguard.core.calibration import FPRS, Calibration, Verdicts, calibrate, fit_null
+from ipguard.core.hierarchy import Hierarchical, TargetHits, hierarchical_bootstrap
 from ipguard.core.intervals import (
     LEVEL,
     REPS,
@@ -25,11 +28,14 @@ from ipguard.core.intervals import (
     replicates,
 )
 from ipguard.core.metrics import arucs
+from ipguard.core.roc import roc_auc
+from ipguard.core.thresholds import TAU_RULE
 from ipguard.results.record import Record, SuspectResult
 
 # How an ARUC's interval is made (``aruc_interval``), as the tables' notes say it.
 ARUC_INTERVAL = "the bootstrap over the seeds and, within each, its fingerprint points where " \
-                "several seeds ran, else over the record's points"
+                "several seeds ran, else over the record's suspects within their families " \
+                "and its points (the hierarchical bootstrap)"
 NO_MATCHES = "no per-point matches in the record (stored before they were kept): no " \
              "point-bootstrap interval"
 
@@ -57,17 +63,37 @@ def assess(record: Record, reps: int = REPS, seed: int = 0) -> Record:
         suspects.append(dataclasses.replace(s, p_value=model.p_value(mine),
                                             p_value_empirical=model.p_value_empirical(mine)))
     verdicts = Verdicts(null, tuple(calibrations(record)),
-                        point_intervals(record, reps=reps, seed=seed))
+                        point_intervals(record, reps=reps, seed=seed),
+                        hierarchical_interval(record, reps=reps, seed=seed), aucs(record))
     return dataclasses.replace(record, suspects=suspects, verdicts=verdicts)
 
 
-def calibrations(record: Record, fprs: Sequence[float] = FPRS) -> list[Calibration]:
-    """Calibrated thresholds of a record: its negatives (with their families) against the
-    positives its headline counts."""
+def calibrations(record: Record, fprs: Sequence[float] = FPRS,
+                 rule: str = TAU_RULE) -> list[Calibration]:
+    """Calibrated thresholds of a record by ``rule``: its negatives (with their families)
+    against the positives its headline counts, and each positive family's TPR (all its
+    members, the stealing families included)."""
     n = record.setting.n
     neg = [s for s in record.suspects if s.null_negative]
     pos = [s for s in record.suspects if s.role == "positive" and s.in_default_selection]
-    return calibrate(counts(neg, n), [s.kind for s in neg], counts(pos, n), n, fprs)
+    every = [s for s in record.suspects if s.role == "positive"]
+    attacks = {k: counts([s for s in every if s.kind == k], n)
+               for k in dict.fromkeys(s.kind for s in every)}
+    return calibrate(counts(neg, n), [s.kind for s in neg], counts(pos, n), n, fprs, rule=rule,
+                     attacks=attacks)
+
+
+def aucs(record: Record) -> dict[str, float]:
+    """The ROC-AUC (ties half) against every negative of the null: of the headline's positives
+    (``all``) and of each positive family's members; empty without positives or negatives."""
+    neg = [s.matching_rate for s in record.suspects if s.null_negative]
+    every = [s for s in record.suspects if s.role == "positive"]
+    head = [s.matching_rate for s in every if s.in_default_selection]
+    if not neg or not head:
+        return {}
+    return {"all": roc_auc(head, neg)} | {
+        k: roc_auc([s.matching_rate for s in every if s.kind == k], neg)
+        for k in dict.fromkeys(s.kind for s in every)}
 
 
 def verdicts_of(record: Record) -> Verdicts | None:
@@ -79,7 +105,24 @@ def verdicts_of(record: Record) -> Verdicts | None:
     if not neg:
         return None
     return Verdicts(fit_null(counts(neg, record.setting.n), record.setting.n),
-                    tuple(calibrations(record)), point_intervals(record))
+                    tuple(calibrations(record)), point_intervals(record),
+                    hierarchical_interval(record), aucs(record))
+
+
+def hierarchical_interval(record: Record, level: float = LEVEL, reps: int = REPS,
+                          seed: int = 0, decompose: bool = True) -> Hierarchical | None:
+    """The record's ARUC and mean rates by the hierarchical bootstrap: one target, its
+    headline suspects resampled within their families, then its points; with the variance
+    each level alone gives. None without per-point matches, positives or negatives."""
+    suspects = [s for s in record.suspects
+                if (s.role == "positive" and s.in_default_selection) or s.headline_negative]
+    if any(not s.matches for s in suspects) or {s.role for s in suspects} != {"positive",
+                                                                              "negative"}:
+        return None
+    target = TargetHits(np.stack([bits(s.matches or "") for s in suspects], axis=1),
+                        tuple(s.kind for s in suspects), tuple(s.role for s in suspects))
+    return hierarchical_bootstrap([target], record.setting.r, level, reps, seed,
+                                  decompose=decompose)
 
 
 def point_intervals(record: Record, level: float = LEVEL, reps: int = REPS,
@@ -138,10 +181,19 @@ def aruc_interval(records: Sequence[Record]) -> tuple[tuple[float, float] | None
 
 
 def interval_of(record: Record, name: str) -> tuple[tuple[float, float] | None, str]:
-    """A number's point-bootstrap interval in ``record`` (stored, else computed from its
-    per-point matches), or None and why."""
-    stored = record.verdicts.intervals if record.verdicts is not None else None
-    intervals = stored if stored is not None else point_intervals(record)
+    """A number's interval in ``record`` and what was resampled: the ARUC and the mean rates
+    by the hierarchical bootstrap, a suspect's rate (``rate/<name>``) by its points (stored,
+    else computed from the per-point matches), or None and why."""
+    stored = record.verdicts
+    if not name.startswith("rate/"):
+        hier = stored.hierarchical if stored is not None else None
+        if hier is None and (stored is None or stored.intervals is not None):
+            hier = hierarchical_interval(record, decompose=False)
+        found = hier.get(name) if hier is not None else None
+        if found is not None and hier is not None:
+            return found, hier.over
+    intervals = stored.intervals if stored is not None else None
+    intervals = intervals if intervals is not None else point_intervals(record)
     found = intervals.get(name) if intervals is not None else None
     return (found, "points") if found is not None else (None, NO_MATCHES)
 
@@ -155,18 +207,34 @@ def interval_columns(found: tuple[float, float] | None, over: str,
 
 
 def wandb_summary(verdicts: Verdicts) -> dict[str, Any]:
-    """The verdicts as W&B summary keys: the null model, and per target FPR (``fpr1``,
-    ``fpr5``) the threshold, TPR, held-out FPRs and whether the negatives support it."""
+    """The verdicts as W&B summary keys: the null model; per target FPR (``fpr1``, ``fpr5``)
+    the threshold and how it was made, the TPR with its interval, the held-out FPRs (with the
+    intervals of the families' pooled one and of each family's) and whether the negatives
+    support it; the ROC-AUCs; the ARUC's and mean rates' intervals (hierarchical, where the
+    record has them, and over the points alone: ``<name>_points_lo``)."""
     null = verdicts.null
     out: dict[str, Any] = {"null_fit": null.fit, "null_mean": null.mean, "null_rho": null.rho,
                            "negatives": null.negatives}
     for c in verdicts.calibrations:
         tag = f"fpr{c.fpr * 100:g}"
-        out |= {f"tau_{tag}": c.tau, f"tpr_{tag}": c.tpr, f"achieved_fpr_lofo_{tag}": c.fpr_lofo,
+        out |= {f"tau_{tag}": c.tau, f"tau_method_{tag}": c.tau_method, f"tpr_{tag}": c.tpr,
+                f"achieved_fpr_lofo_{tag}": c.fpr_lofo,
                 f"achieved_fpr_random_{tag}": c.fpr_random, f"supported_{tag}": c.supported}
-    if verdicts.intervals is not None:
-        for name in ("aruc", "mean_positives", "mean_negatives", "difference"):
-            found = verdicts.intervals.get(name)
-            if found is not None:
-                out[f"{name}_lo"], out[f"{name}_hi"] = found
+        out |= _bounds(f"tpr_{tag}", c.tpr_interval) | _bounds(f"achieved_fpr_lofo_{tag}",
+                                                               c.fpr_lofo_interval)
+        for kind, rate in c.held_out.items():
+            out[f"held_out_fpr_{kind}_{tag}"] = rate.value
+            out |= _bounds(f"held_out_fpr_{kind}_{tag}", rate.interval)
+    out |= {("roc_auc" if k == "all" else f"roc_auc_{k}"): v for k, v in verdicts.auc.items()}
+    for name in ("aruc", "mean_positives", "mean_negatives", "difference"):
+        points = verdicts.intervals.get(name) if verdicts.intervals is not None else None
+        hier = verdicts.hierarchical.get(name) if verdicts.hierarchical is not None else None
+        out |= _bounds(name, hier or points) | _bounds(f"{name}_points", points)
+    if verdicts.hierarchical is not None:
+        out |= {"aruc_interval": verdicts.hierarchical.over,
+                "aruc_dominant_level": verdicts.hierarchical.dominant()}
     return out
+
+
+def _bounds(name: str, found: tuple[float, float] | None) -> dict[str, float]:
+    return {f"{name}_lo": found[0], f"{name}_hi": found[1]} if found is not None else {}

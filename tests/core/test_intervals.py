@@ -8,7 +8,14 @@
 - Every suspect is resampled on the same points: two suspects with the same matches give a
   difference of exactly 0 in every replicate.
 - Seeded, independent of the batching, and the two-stage bootstrap over seeds keeps the points'
-  uncertainty (two seeds that agree still get the width of their points)."""
+  uncertainty (two seeds that agree still get the width of their points).
+- The hierarchical bootstrap (ipguard.core.hierarchy) over 100 simulated zoos whose suspects'
+  own rates are drawn from their families (the zoo's draw dominates): the interval of the mean
+  difference (positives - negatives) that resamples suspects within family and points covers
+  the population value in ~97 % of zoos (asserted >= 85 %), the points-only one in ~44 %
+  (asserted < 60 %), about 3 times narrower; the decomposition names the suspects as the level
+  that dominates. With one target the target level contributes exactly nothing and says so;
+  with several it contributes; seeded and independent of the batching."""
 
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ import numpy as np
 import pytest
 
 from ipguard.core import intervals
+from ipguard.core.hierarchy import ONE_TARGET, TargetHits, hierarchical_bootstrap
 from ipguard.core.intervals import as_text, bits, bootstrap, mean_interval, nested, replicates
 
 
@@ -75,3 +83,65 @@ def test_matches_are_stored_as_text_and_read_back():
         bootstrap(hits, _mean, level=1.5)
     with pytest.raises(ValueError, match="no units"):
         bootstrap(np.array([]), _mean)
+
+
+# (role, family, mean of the members' own rates, their spread, members): a zoo's draw
+FAMILIES = [("positive", "ftll", 0.85, 0.10, 8), ("positive", "wp", 0.65, 0.15, 8),
+            ("negative", "same_arch", 0.30, 0.12, 10), ("negative", "far", 0.08, 0.04, 10)]
+
+
+def _zoo(rng: np.random.Generator, n: int = 100) -> TargetHits:
+    """A zoo: each suspect's own rate drawn from its family, then its n points' matches."""
+    def rates(mean: float, sd: float, size: int) -> np.ndarray:
+        c = mean * (1 - mean) / sd ** 2 - 1
+        return rng.beta(mean * c, (1 - mean) * c, size)
+    p = np.concatenate([rates(m, sd, k) for _, _, m, sd, k in FAMILIES])
+    return TargetHits(rng.random((n, len(p))) < p,
+                      tuple(f for _, f, _, _, k in FAMILIES for _ in range(k)),
+                      tuple(r for r, _, _, _, k in FAMILIES for _ in range(k)))
+
+
+def _population_difference() -> float:
+    def mean(role: str) -> float:
+        rows = [(m, k) for r, _, m, _, k in FAMILIES if r == role]
+        return sum(m * k for m, k in rows) / sum(k for _, k in rows)
+    return mean("positive") - mean("negative")
+
+
+def test_the_hierarchical_interval_covers_what_another_zoo_would_give():
+    truth, rng = _population_difference(), np.random.default_rng(0)
+    covered, width = np.zeros(2), np.zeros(2)
+    for z in range(100):
+        zoo = _zoo(rng)
+        for i, levels in enumerate([("targets", "suspects", "points"), ("points",)]):
+            found = hierarchical_bootstrap([zoo], reps=400, seed=z, levels=levels,
+                                           decompose=False)
+            lo, hi = found.get("difference")
+            covered[i] += lo <= truth <= hi
+            width[i] += hi - lo
+    assert covered[0] / 100 >= 0.85 and covered[1] / 100 < 0.6, covered
+    assert width[0] > 2 * width[1]
+    decomposed = hierarchical_bootstrap([_zoo(rng)], reps=500)
+    assert decomposed.dominant("difference") == "suspects" == decomposed.dominant("aruc")
+
+
+def test_one_target_contributes_nothing_and_several_do(monkeypatch):
+    rng = np.random.default_rng(4)
+    one = hierarchical_bootstrap([_zoo(rng)], reps=300, seed=3)
+    assert one.variances["aruc"]["targets"] == 0.0 and one.notes == (ONE_TARGET,)
+    assert one.over == "suspects within family and points (one target)"
+    assert set(one.values) >= {"aruc", "mean_positives", "mean_negatives", "difference",
+                               "mean_same_arch", "mean_ftll"}
+    lo, hi = one.get("aruc")
+    assert 0 <= lo < hi <= 1
+    monkeypatch.setattr(intervals, "BATCH_ELEMENTS", 5000)  # a few replicates per batch
+    again = hierarchical_bootstrap([_zoo(np.random.default_rng(4))], reps=300, seed=3)
+    assert again.values.keys() == one.values.keys()
+    for name, bounds in one.values.items():  # the same draws; sums in another order
+        assert again.get(name) == pytest.approx(bounds, abs=1e-12)
+    zoos = [_zoo(rng) for _ in range(3)]
+    several = hierarchical_bootstrap(zoos, reps=300)
+    assert several.variances["aruc"]["targets"] > 0 and several.notes == ()
+    assert several.over == "targets, suspects within family and points"
+    with pytest.raises(ValueError):
+        TargetHits(np.ones((5, 2), dtype=bool), ("a", "b"), ("positive", "positive"))

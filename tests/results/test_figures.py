@@ -264,7 +264,7 @@ def test_wandb_runs_hold_the_same_numbers(sweep):
             assert summary[key] == getattr(record, key), key
         assert summary["extraction_seconds"] == record.extraction.seconds
         verdicts = record.verdicts
-        assert (summary["aruc_lo"], summary["aruc_hi"]) == verdicts.intervals.get("aruc")
+        assert (summary["aruc_lo"], summary["aruc_hi"]) == verdicts.hierarchical.get("aruc")
         assert summary["tau_fpr1"] == verdicts.at(0.01).tau
         assert summary["achieved_fpr_random_fpr5"] == verdicts.at(0.05).fpr_random
     # the records W&B holds (rebuilt as from the public API) are the store's
@@ -280,13 +280,15 @@ def test_wandb_runs_hold_the_same_numbers(sweep):
 
 def test_intervals_and_verdicts_are_in_the_tables(figures, sweep):
     """With intervals on (the default): each ARUC and positive's rate has its 95 % interval,
-    from the records' point bootstrap (one seed), and the verdicts table has each combo's
-    calibrated thresholds."""
+    from the records' hierarchical bootstrap (one seed: its suspects within their families and
+    its points; a rate: its points), and the verdicts table has each combo's calibrated
+    thresholds."""
     records = {r.key: r for r in _records(sweep)}
     for row in _csv(figures.out_dir / "fig6-data.csv"):
         record = records[f"ipguard{row['combo']}-k={float(row['value']):g}-n20-s0"]
         bounds = (float(row["aruc_lo"]), float(row["aruc_hi"]))
-        assert row["interval"] == "points" and bounds == record.verdicts.intervals.get("aruc")
+        hierarchical = record.verdicts.hierarchical  # suspects within family, then points
+        assert row["interval"] == hierarchical.over and bounds == hierarchical.get("aruc")
     (best,) = _csv(figures.out_dir / "table4.csv")
     shown = f"{float(best['aruc']):.2f} [{float(best['aruc_lo']):.2f}, " \
         f"{float(best['aruc_hi']):.2f}]"

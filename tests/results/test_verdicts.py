@@ -10,10 +10,17 @@ docs/verdicts.md).
 - Thresholds: on a null with 300 negatives the held-out FPR is near its target; a family that
   matches more than the others shows in the leave-one-family-out FPR; the number of negatives
   that supports a target is 1/FPR - 1.
-- Verify's result carries the p-value and the verdict at an FPR; a record keeps the matches,
-  p-values and verdicts through JSON, and a record of schema 1 (or of schema 2 written before
-  records carried per-point matches)
-  still reads and reports, saying it has no point-bootstrap interval."""
+- τ is the order statistic where the negatives support the FPR, else the fit labelled an
+  extrapolation; cross-validation applies the same rule to each training part (each family's
+  held-out k of n and its Clopper-Pearson interval checked by hand); attack families' TPRs.
+- Verify's result carries the p-value and a ``Verdict`` at an FPR: its decision, τ and how it
+  was made, whether the negatives support the rate (in words when not), the Clopper-Pearson
+  interval of their share at >= τ; ``bool(verdict)`` raises, so old ``if v.verdict():`` fails.
+- A record keeps the matches, p-values and verdicts through JSON, its ARUC interval is the
+  hierarchical one (suspects within family and points, wider than the points' alone) with the
+  dominant level printed, W&B gets the new keys; a record of schema 1 (or of schema 2 written
+  before records carried per-point matches), and verdicts stored before τ said how it was
+  made, still read and report."""
 
 from __future__ import annotations
 
@@ -27,15 +34,23 @@ import torch
 from scipy.stats import betabinom, binom, kstest
 
 from ipguard import verify
-from ipguard.app.report import report
-from ipguard.core.calibration import NullModel, calibrate, fit_null, min_negatives
+from ipguard.app.report import report, verdict_lines
+from ipguard.core.calibration import (
+    Calibration,
+    NullModel,
+    Verdicts,
+    calibrate,
+    fit_null,
+    min_negatives,
+)
 from ipguard.core.fingerprint import Fingerprint
 from ipguard.core.intervals import as_text
 from ipguard.core.metrics import score
+from ipguard.core.thresholds import Rate, threshold
 from ipguard.paper.stealing_table import scores
 from ipguard.results.record import Extraction, Record, Setting, SuspectResult
 from ipguard.results.store import read_records_dir
-from ipguard.results.verdicts import assess, verdicts_of
+from ipguard.results.verdicts import assess, interval_of, verdicts_of, wandb_summary
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "figures_v1" / "results" / "digits"
 LEVELS = {0.01: 0.012, 0.05: 0.025, 0.1: 0.035, 0.25: 0.05, 0.5: 0.06}
@@ -97,6 +112,8 @@ def test_thresholds_reach_their_target_on_held_out_negatives():
     families = ["a", "b", "c"] * 100
     one, five = calibrate(neg, families, [90, 80, 20], n, splits=50)
     assert (one.fpr, five.fpr) == (0.01, 0.05) and one.tau > five.tau
+    assert one.tau_method == "empirical order statistic of 300 negatives" == five.tau_method
+    assert one.tau * n == np.sort(neg)[-3] + 1  # k = floor(0.01 * 301) = 3
     assert one.fpr_random <= 0.02 and 0.03 <= five.fpr_random <= 0.07
     assert five.fpr_lofo == pytest.approx(five.fpr_random, abs=0.03)  # families alike
     assert one.tpr == pytest.approx(2 / 3) and one.supported and one.negatives == 300
@@ -114,10 +131,33 @@ def test_a_family_unlike_the_others_shows_when_it_is_left_out():
     assert cal.fpr_lofo > cal.fpr_random + 0.1
 
 
+def test_cross_validation_applies_the_rule_of_the_full_fit():
+    rng = np.random.default_rng(5)
+    neg = betabinom.rvs(100, *_shape(0.15, 0.05), size=240, random_state=rng)
+    families = np.array(["a", "b", "same_arch"] * 80)
+    for rule in ("auto", "fit"):
+        (cal,) = calibrate(neg, families, [60, 10], 100, fprs=[0.01], splits=5, rule=rule,
+                           attacks={"ftll": [60, 70], "distill": [10]})
+        assert cal.rule == rule
+        for kind in ("a", "b", "same_arch"):  # each family held out, tau by the same rule
+            t = threshold(neg[families != kind], 100, 0.01, rule)
+            false = int((neg[families == kind] >= t.count).sum())
+            assert cal.held_out[kind] == Rate.of(false, 80)
+            assert cal.by_family[kind] == false / 80
+        assert cal.same_arch is cal.held_out["same_arch"]
+        lo, hi = cal.fpr_lofo_interval
+        assert lo <= cal.fpr_lofo <= hi
+        assert cal.tpr_by_family["ftll"] == Rate.of(2, 2) and cal.tpr_by_family["distill"].k == 0
+        assert cal.tpr_interval == Rate.of(1, 2).interval
+        assert Calibration.from_json(json.loads(json.dumps(cal.to_json()))) == cal
+
+
 def test_how_many_negatives_support_an_fpr():
     assert (min_negatives(0.01), min_negatives(0.05)) == (99, 19)
     (one, five) = calibrate([3] * 35, ["a"] * 35, [50], 100)
     assert not one.supported and five.supported
+    assert one.tau_method == "binomial fit (extrapolation: 35 negatives cannot support 1 %)"
+    assert five.tau_method == "empirical order statistic of 35 negatives"
     (one,) = calibrate([3] * 99, ["a"] * 99, [50], 100, fprs=[0.01], splits=5)
     assert one.supported and one.fpr_lofo is None  # one family: nothing to leave out
 
@@ -140,15 +180,44 @@ def test_verify_carries_the_p_value_and_the_verdict_at_an_fpr():
     with pytest.raises(ValueError, match="null model"):
         plain.verdict(0.01)
     pirate = verify(fp, _Fixed((torch.arange(10) % 3).tolist()), null=null)
-    assert pirate.p_value == null.p_value(10) < 1e-4 and pirate.verdict(0.01)
+    assert pirate.p_value == null.p_value(10) < 1e-4 and pirate.verdict(0.01).decision
     assert pirate.p_value_empirical == pytest.approx(1 / 11)
-    assert not verify(fp, _Fixed([1] * 10), null=null).verdict(0.05)
-    for m in range(11):  # the verdict at an FPR is "p-value <= FPR"
+    assert not verify(fp, _Fixed([1] * 10), null=null).verdict(0.05).decision
+    for m in range(11):  # 10 negatives support neither rate: the fit, "p-value <= FPR"
         v = verify(fp, _Fixed([int(y) if i < m else (int(y) + 1) % 3
                                 for i, y in enumerate(fp.y)]), null=null)
-        assert v.verdict(0.05) == (v.p_value <= 0.05)
+        assert v.verdict(0.05).decision == (v.p_value <= 0.05)
     with pytest.raises(ValueError, match="n=10"):
         verify(Fingerprint(fp.x[:5], fp.y[:5]), _Fixed([0] * 5), null=null)
+
+
+def test_a_verdict_says_what_it_rests_on_and_is_not_a_bool():
+    fp = Fingerprint(torch.zeros(10, 1, 2, 2), torch.arange(10) % 3)
+    pirate = verify(fp, _Fixed((torch.arange(10) % 3).tolist()),
+                    null=fit_null([1, 2, 0, 3, 1, 2, 1, 0, 2, 1], 10))
+    v = pirate.verdict(0.01)
+    assert (v.decision, v.fpr, v.negatives, v.matched, v.n) == (True, 0.01, 10, 10, 10)
+    assert not v.supported and v.p_value == pirate.p_value
+    assert v.tau_method == "binomial fit (extrapolation: 10 negatives cannot support 1 %)"
+    assert v.note == ("10 negatives are too few to support 1 % on their own (99 needed): τ is "
+                      "a binomial extrapolation")  # they vary less than a binomial would
+    # the negatives' share at >= tau (0 of 10) with its Clopper-Pearson interval
+    assert v.fpr_interval == (0.0, pytest.approx(0.3085, abs=1e-4))
+    with pytest.raises(TypeError, match="read verdict.decision"):
+        bool(v)
+    with pytest.raises(TypeError):
+        if v:  # old code that read the bool verdict fails loudly
+            pass
+    counts = [1, 2, 0, 3, 1, 2, 1, 0, 2, 1] * 12  # 120 negatives support 1 %: no model
+    five = verify(fp, _Fixed([int(y) if i < 4 else (int(y) + 1) % 3
+                              for i, y in enumerate(fp.y)]), null=fit_null(counts, 10))
+    v = five.verdict(0.01)
+    assert v.supported and v.note is None and v.tau == 0.4 and v.decision
+    assert v.tau_method == "empirical order statistic of 120 negatives"
+    assert v.fpr_interval == (0.0, pytest.approx(0.0303, abs=1e-4))
+    assert not five.verdict(0.01, rule="fit").tau_method.startswith("empirical")
+    with pytest.raises(ValueError, match="cannot support"):
+        pirate.verdict(0.01, rule="empirical")
 
 
 def _record(seed: int = 0) -> Record:
@@ -181,7 +250,25 @@ def test_a_record_keeps_its_verdicts_through_json():
     assert back == record
     text = report(record)
     assert "p-value" in text and "FPR 1 %: tau =" in text and "ARUC 95 % interval [" in text
-    assert "too few to support 1 %" in text  # 12 negatives
+    assert "12 negatives are too few to support 1 % on their own (99 needed): τ is a " \
+        "beta-binomial extrapolation" in text
+    assert "Same architecture 5/8 [" in text and "ROC-AUC 1.00" in text
+    # the record's ARUC interval: its suspects within their families and its points
+    h = v.hierarchical
+    assert h.over == "suspects within family and points (one target)" and h.reps == 200
+    assert h.get("aruc")[0] <= record.aruc <= h.get("aruc")[1]
+    assert h.get("aruc")[1] - h.get("aruc")[0] > hi - lo  # wider than the points' alone
+    assert h.variances["aruc"]["targets"] == 0.0 and h.dominant() in ("suspects", "points")
+    assert f"({h.dominant()} dominate)" in text
+    assert interval_of(record, "aruc") == (h.get("aruc"), h.over)
+    assert interval_of(record, "rate/ftll-0") == (v.intervals.get("rate/ftll-0"), "points")
+    assert v.auc == {"all": 1.0, "ftll": 1.0}
+    summary = wandb_summary(v)
+    assert (summary["aruc_lo"], summary["aruc_hi"]) == h.get("aruc")
+    assert (summary["aruc_points_lo"], summary["aruc_points_hi"]) == (lo, hi)
+    assert summary["tau_method_fpr5"] == v.at(0.05).tau_method and summary["roc_auc"] == 1.0
+    assert (summary["tpr_fpr1_lo"], summary["tpr_fpr1_hi"]) == v.at(0.01).tpr_interval
+    assert summary["held_out_fpr_same_arch_fpr1_hi"] == v.at(0.01).same_arch.hi
 
 
 def test_harder_negatives_count_in_the_fpr_but_not_in_the_headline():
@@ -219,3 +306,30 @@ def test_records_made_before_verdicts_still_read_and_say_they_have_no_interval()
     again = Record.from_json(data)
     assert again.verdicts is None and again.suspects[0].matches is None
     assert verdicts_of(again).intervals is None
+
+
+# A record's verdicts as they were stored before thresholds said how they were made, with
+# Clopper-Pearson intervals, ROC-AUCs and the hierarchical interval.
+OLD_VERDICTS = {
+    "null": {"fit": "beta-binomial, maximum likelihood", "n": 100, "mean": 0.12, "rho": 0.02,
+             "counts": [10, 14, 9, 30, 12]},
+    "calibrations": [{"fpr": 0.01, "tau": 0.31, "tpr": 1.0, "positives": 18, "negatives": 35,
+                      "fpr_lofo": 0.114, "fpr_random": 0.038, "splits": 200,
+                      "by_family": {"same_arch": 0.2, "lenet": 0.0}, "supported": False}],
+    "intervals": {"over": "points", "level": 0.95, "reps": 1000, "seed": 0,
+                  "values": {"aruc": [0.5, 0.6]}}}
+
+
+def test_verdicts_stored_before_they_said_how_tau_was_made_still_load_and_report():
+    v = Verdicts.from_json(json.loads(json.dumps(OLD_VERDICTS)))
+    (c,) = v.calibrations
+    assert (c.tau, c.by_family, c.supported) == (0.31, {"same_arch": 0.2, "lenet": 0.0}, False)
+    assert c.tau_method is None and c.rule is None and c.tpr_interval is None
+    assert c.held_out == {} and c.tpr_by_family == {} and c.same_arch is None
+    assert v.hierarchical is None and v.auc == {} and v.intervals.get("aruc") == (0.5, 0.6)
+    lines = verdict_lines(v)
+    assert "tau = 0.31 from the beta-binomial fit (stored before the method was recorded)" \
+        in lines and "Same architecture 0.200" in lines
+    assert "ARUC 95 % interval [0.50, 0.60]: bootstrap over the 100 points" in lines
+    assert "35 negatives are too few to support 1 %" in lines
+    assert Verdicts.from_json(v.to_json()) == v

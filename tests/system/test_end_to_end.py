@@ -106,7 +106,7 @@ def test_positives_match_more_than_negatives_and_results_agree(tiny_zoo, tmp_pat
     assert all(len(s.matches) == 40 and sum(map(int, s.matches)) == round(40 * s.matching_rate)
                for s in on_disk.suspects)
     assert on_disk.verdicts == record.verdicts and on_disk.verdicts.null.negatives == len(neg)
-    lo, hi = on_disk.verdicts.intervals.get("aruc")
+    lo, hi = on_disk.verdicts.hierarchical.get("aruc")  # suspects within family, then points
     assert (summary["aruc_lo"], summary["aruc_hi"]) == (lo, hi) and lo < hi
     assert summary["tpr_fpr5"] == on_disk.verdicts.at(0.05).tpr
     assert min(s.p_value for s in on_disk.suspects if s.role == "positive") < 1e-3
