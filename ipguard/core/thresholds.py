@@ -159,5 +159,10 @@ def threshold(counts: Sequence[int] | np.ndarray, n: int, fpr: float, rule: str 
             raise ValueError(f"{len(c)} negatives cannot support an FPR of {fpr_text(fpr)} "
                              f"({min_negatives(fpr)} needed): use rule 'auto' or 'fit'")
     model = null if null is not None else fit_null(c, n)
-    return Threshold(float(fpr), model.threshold_count(fpr), n, len(c),
-                     fit_method(model.fit, len(c), fpr), False)
+    count, method = model.threshold_count(fpr), fit_method(model.fit, len(c), fpr)
+    floor = int(c.max()) + 1 if len(c) else 0
+    if rule == "auto" and count < floor:
+        # a τ that a known negative reaches has an FPR of at least 1/(N+1), above any FPR the
+        # negatives cannot support: the fit's tail is not trusted below the largest negative
+        count, method = floor, f"{method}, raised above the largest negative"
+    return Threshold(float(fpr), count, n, len(c), method, False)

@@ -74,10 +74,16 @@ def test_too_few_negatives_give_the_fit_labelled_an_extrapolation():
     counts = betabinom.rvs(100, *_shape(0.15, 0.03), size=35, random_state=1)
     t = threshold(counts, 100, 0.01)
     assert not t.empirical and not t.supported and order_statistic_count(counts, 0.01) is None
-    assert t.method == "beta-binomial fit (extrapolation: 35 negatives cannot support 1 %)"
-    assert t.count == fit_null(counts, 100).threshold_count(0.01)
+    assert t.method.startswith("beta-binomial fit (extrapolation: 35 negatives cannot "
+                               "support 1 %)")
+    # the fit's own τ, unless a known negative reaches it: then just above the largest one
+    fitted = fit_null(counts, 100).threshold_count(0.01)
+    assert t.count == max(fitted, counts.max() + 1)
+    assert t.method.endswith("raised above the largest negative") == (fitted <= counts.max())
+    assert threshold(counts, 100, 0.01, rule="fit").count == fitted   # the fit, as it is
     five = threshold(counts, 100, 0.05)  # 35 >= 19: the order statistic, k = 1
     assert five.empirical and five.count == counts.max() + 1
+    assert t.count >= five.count   # never laxer at 1 % than at 5 %
     with pytest.raises(ValueError, match="35 negatives cannot support an FPR of 1 %"):
         threshold(counts, 100, 0.01, rule="empirical")
     chosen = threshold(np.r_[counts, counts, counts], 100, 0.01, rule="fit")
