@@ -16,7 +16,9 @@ FINETUNE_OFFSET = 1000   # ftll, ftal, rtll, rtal: target seed + 1000 + 0..3
 PRUNING_OFFSET = 2000    # wp / fp at level L: target seed + 2000 + round(1000 L)
 # Beyond the paper: target seed + offset + the member's place i in its family's config list.
 BEYOND_OFFSETS = {"distill": 3000, "extract_label": 3100, "extract_prob": 3200, "adv_ft": 3300,
-                  "extract_jacobian": 3400, "half": 4000, "overlap": 4100}
+                  "extract_jacobian": 3400, "half": 4000, "overlap": 4100,
+                  # the owner's auxiliary models (train.schema_auxiliary: at most 100 each)
+                  "surrogate": 4500, "reference": 4600}
 API_NAMES = {API.label: "label", API.prob: "probability"}
 QUERY_OFFSET = 3099      # the order an extraction attacker draws its queries in (both APIs)
 
@@ -39,8 +41,11 @@ def member_seed(kind: str, *, target_seed: int = 0, seed: int | None = None,
       ``extract_prob`` 3200 + i (students in config order, then budgets: i = student *
       len(budgets) + budget), ``adv_ft`` 3300 + i (epsilons), ``extract_jacobian``
       3400 + i (students, then rounds), ``half`` 4000 + i (A, B), ``overlap`` 4100 + i
-      (fractions), plus the target's seed; and
-      ``queries``, the order an extraction attacker draws its queries in: 3099.
+      (fractions), plus the target's seed;
+    - the owner's auxiliary models (never suspects), the i-th of their family:
+      ``surrogate`` 4500 + i and ``reference`` 4600 + i, plus the target's seed
+      (below 5000, the spacing of a population's targets); and
+    - ``queries``, the order an extraction attacker draws its queries in: 3099.
 
     The offsets keep the positives apart from the target and from the negatives' small seeds.
     """

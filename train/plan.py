@@ -10,7 +10,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from ipguard.utils.errors import ConfigError
-from ipguard.zoo.suspects import FINETUNE, HARDER, PRUNING, STEALING, fraction_text, level_name
+from ipguard.zoo.suspects import (
+    AUXILIARY,
+    FINETUNE,
+    HARDER,
+    PRUNING,
+    STEALING,
+    fraction_text,
+    level_name,
+)
 from train.jobs import MemberJob, member_seed, stored_spec
 from train.plan_beyond import beyond_jobs
 from train.postprocess import pruning_levels
@@ -22,13 +30,15 @@ __all__ = ["GROUPS", "SELECTIONS", "MemberJob", "member_seed", "model_specs", "p
 
 # What ``member=`` accepts besides the zoo's own families (zoo.negatives.archs):
 SELECTIONS = ("all", "target", "positives", "negatives", "finetune", *FINETUNE, "wp", "fp",
-              "same_arch", "forest", "stealing", *STEALING, "harder_neg", *HARDER)
+              "same_arch", "forest", "stealing", *STEALING, "harder_neg", *HARDER,
+              "auxiliary", *AUXILIARY)
 # A group and what it stands for (the negatives add the zoo's families). ``all`` is the
 # paper's zoo: the stealing suspects and harder negatives (docs/stealing.md) are built only
-# when selected, ``member=stealing`` or one of their families.
+# when selected, ``member=stealing`` or one of their families; so are the owner's auxiliary
+# models (``member=auxiliary``: CAE's surrogates and references, never suspects).
 GROUPS = {"all": ("target", "positives", "negatives"), "positives": ("finetune", "wp", "fp"),
           "finetune": FINETUNE, "negatives": ("same_arch", "forest"),
-          "stealing": (*STEALING, "harder_neg"), "harder_neg": HARDER}
+          "stealing": (*STEALING, "harder_neg"), "harder_neg": HARDER, "auxiliary": AUXILIARY}
 
 def model_specs(zoo: ZooSpec, built: bool = False) -> list[tuple[str, dict[str, Any]]]:
     """The zoo's constructors and their config fields: the target's and each family's
@@ -124,6 +134,29 @@ def _all_jobs(zoo: ZooSpec) -> Iterator[MemberJob]:
                         member_seed("forest", seed=s),
                         hyper={"n_estimators": forest.n_estimators})
     yield from beyond_jobs(zoo)
+    yield from auxiliary_jobs(zoo)
+
+
+def auxiliary_jobs(zoo: ZooSpec) -> Iterator[MemberJob]:
+    """The owner's auxiliary models (train.schema_auxiliary), role ``auxiliary``: surrogates
+    distilled from the target, then references trained from scratch, each of the target's
+    architecture, with seeds of their own (:func:`member_seed`)."""
+    aux, target = zoo.auxiliary, zoo.target
+    recipe = aux.recipe or target.recipe
+    if recipe is None and aux.surrogates + aux.references:
+        raise ConfigError("zoo.auxiliary.recipe", None, "the target is pretrained (no recipe "
+                          "to copy): give the auxiliary models a recipe")
+    model = stored_spec(target.model)
+    for i in range(aux.surrogates):
+        yield MemberJob(f"surrogate-{i}", "auxiliary", "surrogate", "surrogate", target.arch,
+                        member_seed("surrogate", target_seed=target.seed, index=i), recipe,
+                        model, parent="target",
+                        hyper={"distilled": True, "temperature": aux.temperature,
+                               "alpha": aux.alpha, "data": "owner"})
+    for i in range(aux.references):
+        yield MemberJob(f"reference-{i}", "auxiliary", "reference", "reference", target.arch,
+                        member_seed("reference", target_seed=target.seed, index=i), recipe,
+                        model, hyper={"data": "owner"})
 
 
 def _negative(family: str, arch: str, seed: int, recipe: Recipe | None, model: Any

@@ -13,6 +13,7 @@ from ipguard.app.schema import DatasetConfig, LoggerConfig, PathsConfig, at_leas
 from ipguard.utils.errors import ConfigError
 from ipguard.zoo.suspects import FINETUNE
 from train.recipe import Recipe
+from train.schema_auxiliary import AuxiliarySpec
 from train.schema_stealing import (
     API,
     AdvFinetuneSpec,
@@ -26,7 +27,7 @@ from train.schema_stealing import (
     ThiefData,
 )
 
-__all__ = ["API", "AdvFinetuneSpec", "DistillSpec", "ExtractionSpec", "HarderSpec",
+__all__ = ["API", "AdvFinetuneSpec", "AuxiliarySpec", "DistillSpec", "ExtractionSpec", "HarderSpec",
            "JacobianSpec", "QuerySource", "StealingSpec", "StudentSpec", "ThiefData"]
 
 
@@ -143,13 +144,15 @@ class DataSpec:
 class ZooSpec:
     """A dataset's zoo (conf/zoo/<dataset>.yaml): the target, its post-processed versions
     (positives) and independent models (negatives); and, built only when selected, the
-    stealing suspects and harder negatives (``stealing``)."""
+    stealing suspects and harder negatives (``stealing``) and the owner's auxiliary models
+    (``auxiliary``: never suspects)."""
 
     target: TargetSpec = MISSING
     data: DataSpec = field(default_factory=DataSpec)
     positives: PositivesSpec = field(default_factory=PositivesSpec)
     negatives: NegativesSpec = field(default_factory=NegativesSpec)
     stealing: StealingSpec = field(default_factory=StealingSpec)
+    auxiliary: AuxiliarySpec = field(default_factory=AuxiliarySpec)
 
 
 @dataclass

@@ -32,6 +32,7 @@ from ipguard.app.population import run_population
 from ipguard.app.report import report
 from ipguard.app.runtime import configure_threads, git_revision, versions
 from ipguard.app.schema import BenchConfig
+from ipguard.app.scheme_bench import run_scheme_bench
 from ipguard.core.extract import extract
 from ipguard.core.fingerprint import Fingerprint
 from ipguard.core.methods import Method
@@ -83,6 +84,8 @@ def run_bench(cfg: DictConfig | BenchConfig) -> BenchResult:
         init=str(settings.init), label=str(settings.label), n=settings.n, seed=settings.seed,
         r=settings.metrics.r, selection=settings.suspects,
         zoo=zoo.identity() if zoo is not None else None)
+    if settings.scheme is not None:  # a field scheme instead of the method (docs/schemes.md)
+        return BenchResult(*run_scheme_bench(settings, zoo, out_dir))
     if settings.zoo_is_population:
         def one(zoo: Zoo, mine: Setting, folder: Path, owner: tuple[float, int]) -> Record:
             with _tracker(settings, mine) as tracker:

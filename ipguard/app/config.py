@@ -58,6 +58,7 @@ def register() -> None:
     from hydra.core.config_store import ConfigStore
 
     from ipguard.app.schema import METHOD_SCHEMAS, BenchConfig
+    from ipguard.app.scheme_config import SCHEME_SCHEMAS
     from ipguard.app.sweeps import figures_schema
 
     cs = ConfigStore.instance()
@@ -65,6 +66,8 @@ def register() -> None:
     cs.store(name="figures_schema", node=figures_schema(SWEEPS_DIR))
     for name, schema in METHOD_SCHEMAS.items():
         cs.store(group="schema/method", name=name, node=schema)
+    for name, schema in SCHEME_SCHEMAS.items():
+        cs.store(group="schema/scheme", name=name, node=schema)
     for file in sorted(SWEEPS_DIR.glob("*.yaml")):
         cs.store(group="sweep", name=file.stem, node=OmegaConf.load(file), package="_global_")
     for name, node in experiments().items():
@@ -173,12 +176,12 @@ def _with_members(schema: type, cfg: Any, path: str) -> tuple[DictConfig, Any]:
     there, and ``cfg`` is then merged as plain data, so that the member's schema checks every
     key and value whether or not ``cfg`` was composed over it."""
     node = OmegaConf.structured(schema)
-    hints = typing.get_type_hints(schema)
+    hints = {k: _strip_optional(v) for k, v in typing.get_type_hints(schema).items()}
     families = [f.name for f in dataclasses.fields(schema) if hasattr(hints[f.name], "variant")]
     if not families or not isinstance(cfg, Mapping):
         return node, cfg
     data = OmegaConf.to_container(cfg, resolve=False) if isinstance(cfg, DictConfig) else cfg
-    for name in families:
+    for name in families:  # a family may be optional (the bench's scheme: null or one)
         value = data.get(name)
         if isinstance(value, Mapping):
             node[name] = OmegaConf.structured(_variant(hints[name], value, _join(path, name)))

@@ -16,6 +16,7 @@ from typing import Any, get_type_hints
 
 from omegaconf import MISSING
 
+from ipguard.app.scheme_config import SchemeConfig
 from ipguard.core.extract import PAPER_N
 from ipguard.core.methods import METHODS, Method
 from ipguard.core.metrics import PAPER_R
@@ -125,6 +126,13 @@ class MetricsConfig:
         at_least("r", self.r, 1, "ARUC's number of intervals r must be an integer >= 1")
 
 
+class ChooseOn(StrEnum):
+    """Which suspects a best setting is chosen on."""
+
+    all = "all"                  # every suspect of the zoo: the paper's protocol
+    validation = "validation"    # the validation half (ipguard.results.holdout)
+
+
 @dataclass
 class StoreConfig:
     """The results store: ``<dir>/<key>.json``, one record per setting (ipguard.results.store)."""
@@ -136,6 +144,10 @@ class StoreConfig:
     # with best_from: keep this job's combo (init, label) and take the best parameters among
     # that combo's records (the seeds sweep: every method x combo at its own best setting)
     best_per_combo: bool = False
+    # with best_from, what the best setting is chosen by: the ARUC on every suspect (all: the
+    # paper's protocol, Tables 4-8) or on the validation half of the zoo's suspects only
+    # (validation: the seeds sweep, which then reports the test half; ipguard.results.holdout)
+    choose_on: ChooseOn = ChooseOn.all
 
     def __post_init__(self) -> None:
         plain_folder_name("sweep", self.sweep)
@@ -151,6 +163,8 @@ class BenchConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     dataset: DatasetConfig = MISSING
     method: MethodConfig = MISSING   # conf/method/<name>.yaml: one of METHOD_SCHEMAS
+    # scheme=<name> (conf/scheme/, SCHEME_SCHEMAS): a field scheme, run instead of the method
+    scheme: SchemeConfig | None = None
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     init: Init = Init.train
     label: Label = Label.least_likely

@@ -38,3 +38,5 @@ class TablesConfig:
     seeds_sweep: str = "seeds"
     # a population's verdicts (sweeps/population.yaml, docs/verdicts.md#population)
     population_sweep: str = "population"
+    # the field's schemes and the paper's methods on one zoo (sweeps/schemes.yaml, docs/schemes.md)
+    schemes_sweep: str = "schemes"

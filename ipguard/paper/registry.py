@@ -12,6 +12,7 @@ from ipguard.paper.fig2 import ru_figure
 from ipguard.paper.fig3_6 import sweep_figure
 from ipguard.paper.grid import SweepGrid
 from ipguard.paper.population_table import population_table
+from ipguard.paper.schemes_table import schemes_table
 from ipguard.paper.seeds_table import seeds_table
 from ipguard.paper.stealing_table import stealing_table
 from ipguard.paper.table4 import best_aruc_table
@@ -87,6 +88,8 @@ ARTIFACTS: tuple[Artifact, ...] = (
                                                            *i.tables.best_from])))),
     Artifact("population", per_dataset(
         lambda i, ds: population_table(ds, i.results.of(ds, [i.tables.population_sweep])))),
+    Artifact("schemes", per_dataset(
+        lambda i, ds: schemes_table(ds, i.results.of(ds, [i.tables.schemes_sweep])))),
 )
 
 
@@ -94,7 +97,8 @@ def sweeps_needed(figures: Mapping[str, FigureSpec], tables: TablesConfig) -> li
     """Every sweep some artifact reads."""
     return sorted({s.sweep for s in figures.values()} | set(tables.best_from)
                   | {tables.matching_rates_sweep, tables.seconds_sweep}
-                  | set(tables.stealing_from) | {tables.seeds_sweep, tables.population_sweep})
+                  | set(tables.stealing_from) | {tables.seeds_sweep, tables.population_sweep,
+                                                     tables.schemes_sweep})
 
 
 __all__ = ["ARTIFACTS", "Artifact", "Inputs", "sweeps_needed"]

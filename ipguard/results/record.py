@@ -42,6 +42,16 @@ class SuspectResult:
     p_value: float | None = None
     p_value_empirical: float | None = None
     part: str | None = None  # in a population: "validation" or "test"; None in a zoo's record
+    # a field scheme's run (Record.scheme): ``matching_rate`` holds the scheme's score, and
+    # these say the inputs this verification sent, or why the suspect has no score (NaN):
+    # "needs probabilities" for a label-only suspect of a probability scheme
+    verify_queries: int | None = None
+    not_applicable: str | None = None
+
+    @property
+    def scored(self) -> bool:
+        """Whether the suspect has a score (a scheme that does not apply to it leaves none)."""
+        return self.not_applicable is None and not math.isnan(self.matching_rate)
 
     @property
     def headline_negative(self) -> bool:
@@ -104,6 +114,27 @@ class Extraction:
 
 
 @dataclass
+class SchemeRun:
+    """A field scheme's run (``ipguard.app.scheme_bench``, docs/schemes.md), beside its
+    setting (whose method is the scheme's name, params its hyper-parameters): how its paper
+    names it, the access it needs ("label" or "prob"), whether its score is a rate (only then
+    do the ARUC and the verdicts apply), the inputs one verification sends and what the
+    fingerprint's own record says (``meta``: CAE's mean conferrability, ...). Generation
+    seconds are the record's ``extraction.seconds``."""
+
+    name: str
+    title: str
+    access: str
+    score_is_rate: bool
+    queries: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> SchemeRun | None:
+        return None if not data else cls(**_known(cls, data))
+
+
+@dataclass
 class Provenance:
     """Where and how the record was made; nothing here changes a number."""
 
@@ -141,6 +172,7 @@ class Record:
     provenance: Provenance = field(default_factory=Provenance)
     key: str = ""  # the name it is stored under (setting.key() unless read from elsewhere)
     verdicts: Verdicts | None = None
+    scheme: SchemeRun | None = None  # a field scheme's run; None for the paper's methods
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -190,6 +222,7 @@ class Record:
             "verify_seconds": self.verify_seconds,
             "provenance": asdict(self.provenance),
             "verdicts": self.verdicts.to_json() if self.verdicts is not None else None,
+            "scheme": asdict(self.scheme) if self.scheme is not None else None,
         }
 
     @classmethod
@@ -212,6 +245,7 @@ class Record:
             provenance=Provenance.from_json(data.get("provenance") or {}),
             key=str(data.get("key") or key or ""),
             verdicts=Verdicts.from_json(data.get("verdicts")),
+            scheme=SchemeRun.from_json(data.get("scheme")),
         )
 
 

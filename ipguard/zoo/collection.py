@@ -29,22 +29,30 @@ class Zoo:
         return targets[0]
 
     def suspects(self) -> Iterator[Member]:
-        """Positives then negatives, in a stable order; rejected pruning steps are left out."""
+        """Positives then negatives, in a stable order; rejected pruning steps and the
+        owner's auxiliary models are left out."""
         for role in ("positive", "negative"):
             yield from (m for m in self.members if m.role == role)
+
+    def auxiliary(self, kind: str | None = None) -> list[Member]:
+        """The owner's own auxiliary models (role ``auxiliary``: CAE's surrogates and
+        references, train.builders.auxiliary), of ``kind`` when given; never suspects."""
+        return [m for m in self.members if m.role == "auxiliary" and kind in (None, m.kind)]
 
     def find(self, name: str) -> Member | None:
         return next((m for m in self.members if m.name == name), None)
 
-    def identity(self) -> str:
+    def identity(self, auxiliary: bool = False) -> str:
         """A short digest of which members the zoo holds and of their weights: a results
         record made on another build of the zoo (retrained, a member added or deleted) has
         another identity, so a sweep recomputes it instead of mixing two zoos. Cheap: it
         reads the digests member.json records (a member saved before they were recorded
-        counts by its weights file's size and modification time)."""
+        counts by its weights file's size and modification time). The auxiliary members
+        count only with ``auxiliary`` (a scheme that uses them): building them leaves every
+        other record of the zoo valid."""
         parts = []
         for m in self.members:
-            if m.role == "rejected":
+            if m.role == "rejected" or (m.role == "auxiliary" and not auxiliary):
                 continue
             weights = m.weights_sha256
             if weights is None and m.weights_file.is_file():

@@ -1,7 +1,8 @@
 """A zoo on disk: one folder per member, with its weights and a ``member.json``.
 
 ``zoo/<dataset>/<role>/<name>/member.json`` records name, role (target / positive / negative,
-or ``rejected`` for the pruning step that broke the 3 % rule), kind, architecture, seed,
+``rejected`` for the pruning step that broke the 3 % rule, or ``auxiliary`` for the owner's
+own models a scheme builds its fingerprint with, never a suspect), kind, architecture, seed,
 parent, test accuracy, parameter counts and training seconds, plus the model's constructor
 (``model``: a ``_target_`` and its arguments) so that the weights can be loaded without pickle."""
 
@@ -23,7 +24,7 @@ from ipguard.models.forest import TreeEnsemble
 from ipguard.utils.errors import IPGuardError, MissingZooError
 from ipguard.utils.io import atomic_write, is_pickle, remove_stale_tmp, write_json
 
-ROLES = ("target", "positive", "negative", "rejected")
+ROLES = ("target", "positive", "negative", "rejected", "auxiliary")
 MEMBER_FILE = "member.json"
 WEIGHTS_FILE = "weights.safetensors"
 FOREST_FILE = "forest.safetensors"

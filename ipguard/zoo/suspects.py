@@ -20,6 +20,9 @@ FINETUNE = ("ftll", "ftal", "rtll", "rtal")
 STEALING = ("distill", "extract_label", "extract_prob", "extract_jacobian", "adv_ft")
 HARDER = ("half", "overlap")
 BEYOND_PAPER = (*STEALING, *HARDER)
+# The owner's own models that a scheme builds its fingerprint with (CAE: surrogates derived
+# from the target, independent references); role ``auxiliary``, never suspects.
+AUXILIARY = ("surrogate", "reference")
 # A pruning kind and the name of its level (WP prunes a fraction p of weights, FP a fraction c
 # of each convolution's filters).
 PRUNING = {"wp": "p", "fp": "c"}
@@ -29,7 +32,9 @@ LABELS = {"ftll": "FTLL", "ftal": "FTAL", "rtll": "RTLL", "rtal": "RTAL", "wp": 
           "vgg": "VGG", "distill": "Distillation", "extract_label": "Extraction (label API)",
           "extract_prob": "Extraction (probability API)",
           "extract_jacobian": "Jacobian extraction (adaptive)", "adv_ft": "Adversarial fine-tuning",
-          "half": "Half of the data", "overlap": "Overlapping data"}
+          "half": "Half of the data", "overlap": "Overlapping data",
+          "surrogate": "Surrogate (owner's, auxiliary)",
+          "reference": "Reference (owner's, auxiliary)"}
 # Negative families that the paper names as a group; any other is "Different architecture".
 GROUPS = {"same_arch": "Same architecture", "forest": "Random forest"}
 # Zoo order: the target, the paper's positives, then negatives (same architecture first).
@@ -74,8 +79,8 @@ def fraction_text(level: float) -> str:
 
 def in_paper(kind: str) -> bool:
     """Whether ``kind`` is one of the paper's suspects (not a stealing or harder-negative
-    family, which are never in the headline)."""
-    return kind not in BEYOND_PAPER
+    family, which are never in the headline, nor an owner's auxiliary model)."""
+    return kind not in BEYOND_PAPER and kind not in AUXILIARY
 
 
 def suspect_label(kind: str, hyper: Mapping[str, Any]) -> str:

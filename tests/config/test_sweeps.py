@@ -19,8 +19,8 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import get_class
 
-from ipguard.app.best import with_best_setting
 from ipguard.app.bench import run_bench
+from ipguard.app.best import with_best_setting
 from ipguard.app.config import SWEEPS_DIR, typed
 from ipguard.app.schema import BenchConfig, FiguresConfig
 from ipguard.core.methods import METHODS

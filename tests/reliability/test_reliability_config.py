@@ -10,8 +10,8 @@ import json
 import pytest
 import torch
 
-from ipguard.app.best import with_best_setting
 from ipguard.app.bench import check_bench, run_bench
+from ipguard.app.best import with_best_setting
 from ipguard.app.config import CONF_DIR, typed
 from ipguard.app.schema import BenchConfig
 from ipguard.utils.errors import ConfigError, IPGuardError

@@ -74,7 +74,8 @@ def test_a_suspects_hyper_is_read_through_typed_fields():
     assert asdict(stolen)["hyper"] == stolen.hyper
     assert list(asdict(stolen)) == ["name", "role", "kind", "arch", "seed", "matching_rate",
                                     "test_accuracy", "hyper", "in_default_selection", "matches",
-                                    "p_value", "p_value_empirical"]
+                                    "p_value", "p_value_empirical", "part", "verify_queries",
+                                    "not_applicable"]
 
 
 def test_records_of_both_schemas_load_and_are_written_as_schema_2():
@@ -88,7 +89,7 @@ def test_records_of_both_schemas_load_and_are_written_as_schema_2():
         assert written["schema"] == SCHEMA
         assert list(written) == ["schema", "key", "setting", "scores", "effectiveness",
                                  "suspects", "extraction", "verify_seconds", "provenance",
-                                 "verdicts"]
+                                 "verdicts", "scheme"]
         back = Record.from_json(json.loads(json.dumps(written)))
         assert back.to_json() == written
         assert [s.hyper for s in back.suspects] == [s["hyper"] for s in data["suspects"]]

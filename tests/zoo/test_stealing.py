@@ -49,8 +49,10 @@ MICRO_STEALING = [
     "logger=none",
 ]
 BEYOND = {"distill-lenet": ("positive", 3000), "distill-same": ("positive", 3001),
-          "extract_label-same-q20": ("positive", 3100), "extract_label-same-qall": ("positive", 3101),
-          "extract_prob-same-q20": ("positive", 3200), "extract_prob-same-qall": ("positive", 3201),
+          "extract_label-same-q20": ("positive", 3100),
+          "extract_label-same-qall": ("positive", 3101),
+          "extract_prob-same-q20": ("positive", 3200),
+          "extract_prob-same-qall": ("positive", 3201),
           "adv_ft-eps0.1": ("positive", 3300), "half-a": ("negative", 4000),
           "half-b": ("negative", 4001), "overlap-f0.25": ("negative", 4100)}
 

@@ -13,6 +13,7 @@ from collections.abc import Collection
 from ipguard.utils.errors import IPGuardError
 from train.builders import (
     adv_finetune,
+    auxiliary,
     distillation,
     extraction,
     finetune,
@@ -44,6 +45,8 @@ BUILDERS: dict[str, Builder] = {
     "adv_ft": adv_finetune.BUILDER,
     "half": harder.BUILDER,
     "overlap": harder.BUILDER,
+    "surrogate": auxiliary.BUILDER,   # the owner's auxiliary models (never suspects)
+    "reference": auxiliary.BUILDER,
 }
 
 
