@@ -23,8 +23,11 @@ from ipguard.core.null import NullModel, fit_null
 LEVEL = 0.95
 # How τ is made: "auto" (the default) takes the order statistic wherever the negatives support
 # the FPR and the fit (labelled an extrapolation) elsewhere; "empirical" the order statistic
-# only (refused where unsupported); "fit" the parametric fit always.
-RULES = ("auto", "empirical", "fit")
+# only (refused where unsupported); "fit" the parametric fit always; "family" is "auto" raised
+# to each family's own order statistic where that family alone supports the FPR (``family_
+# threshold``): the pooled τ holds a family that is a share s of the negatives only to about
+# fpr / s, and the family closest to the target is the one a verdict must not accuse.
+RULES = ("auto", "empirical", "fit", "family")
 TAU_RULE = "auto"
 _EPS = 1e-9  # fpr * (N + 1) is a product of floats: 0.01 * 100 must give k = 1
 
@@ -146,8 +149,9 @@ def threshold(counts: Sequence[int] | np.ndarray, n: int, fpr: float, rule: str 
               null: NullModel | None = None) -> Threshold:
     """τ at ``fpr`` from the negatives' ``counts`` out of ``n`` by ``rule`` (``RULES``). The
     fit (``null``, else fitted here, only when needed) serves where the rule asks for it."""
-    if rule not in RULES:
-        raise ValueError(f"unknown τ rule {rule!r}: one of {', '.join(RULES)}")
+    if rule not in RULES or rule == "family":
+        raise ValueError(f"unknown τ rule {rule!r}: one of {', '.join(RULES[:3])} (the "
+                         "'family' rule needs the families: family_threshold)")
     if not 0.0 < fpr < 1.0:
         raise ValueError(f"a false-positive rate lies in (0, 1), got {fpr}")
     c = np.asarray(counts, dtype=int)
@@ -166,3 +170,24 @@ def threshold(counts: Sequence[int] | np.ndarray, n: int, fpr: float, rule: str 
         # negatives cannot support: the fit's tail is not trusted below the largest negative
         count, method = floor, f"{method}, raised above the largest negative"
     return Threshold(float(fpr), count, n, len(c), method, False)
+
+
+def family_threshold(counts: Sequence[int] | np.ndarray, families: Sequence[str], n: int,
+                     fpr: float, null: NullModel | None = None) -> Threshold:
+    """τ by the ``family`` rule: the pooled ``auto`` τ, raised to each family's own order
+    statistic where that family's members alone support ``fpr``, so that every such family's
+    FPR is held to ``fpr`` too (not only the mixture's)."""
+    c, fam = np.asarray(counts, dtype=int), np.asarray(families, dtype=str)
+    if len(c) != len(fam):
+        raise ValueError("need one family per negative")
+    pooled = threshold(c, n, fpr, "auto", null)
+    count, raised = pooled.count, []
+    for kind in dict.fromkeys(fam.tolist()):
+        own = order_statistic_count(c[fam == kind], fpr)
+        if own is not None and own > count:
+            count, raised = own, [*raised, f"{kind} ({int((fam == kind).sum())})"]
+    if not raised:
+        return pooled
+    return Threshold(pooled.fpr, count, n, pooled.negatives,
+                     f"{pooled.method}, raised to the order statistic of "
+                     + ", ".join(raised), pooled.empirical)

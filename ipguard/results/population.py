@@ -21,7 +21,7 @@ from ipguard.core.intervals import bits
 from ipguard.core.metrics import aruc
 from ipguard.core.roc import roc_auc
 from ipguard.core.seeding import INITS, LABELS
-from ipguard.core.thresholds import Rate, threshold
+from ipguard.core.thresholds import Rate, family_threshold, threshold
 from ipguard.results.record import Record, SuspectResult
 from ipguard.zoo.suspects import family_rank, zoo_order
 
@@ -93,9 +93,11 @@ class PopulationReport:
 
 
 def report(records: Sequence[Record], fprs: Sequence[float] = FPRS, reps: int = 1000,
-           seed: int = 0) -> PopulationReport:
+           seed: int = 0, rule: str = "family") -> PopulationReport:
     """The numbers of one method and combo (``records``: one per target) on the test
-    population, with τ from the validation negatives."""
+    population, with τ from the validation negatives by ``rule`` (``family``, the default:
+    the pooled order statistic raised to each family's own where it supports the FPR, so the
+    same-architecture family is held to the FPR too; or a rule of ``threshold``)."""
     test = [r for r in records if r.provenance.population_part == "test"]
     if not test:
         raise ValueError("a population report needs a test target's record")
@@ -118,7 +120,8 @@ def report(records: Sequence[Record], fprs: Sequence[float] = FPRS, reps: int = 
             mine = [s.matching_rate for s in pos if s.kind == kind]
             auc_parts.setdefault(kind, []).append((roc_auc(mine, neg_rates), len(mine)))
         for alpha in fprs:
-            t = threshold(_counts(val, n), n, alpha)
+            t = family_threshold(_counts(val, n), [s.kind for s in val], n, alpha) \
+                if rule == "family" else threshold(_counts(val, n), n, alpha, rule)
             out.tau_methods.setdefault(alpha, []).append(t.method)
             for group, into in ((pos, tpr_k), (neg, fpr_k)):
                 for s, c in zip(group, _counts(group, n), strict=True):

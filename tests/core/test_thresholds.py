@@ -29,6 +29,7 @@ from ipguard.core.roc import roc_auc, tpr_at_fpr
 from ipguard.core.thresholds import (
     Rate,
     clopper_pearson,
+    family_threshold,
     min_negatives,
     order_statistic_count,
     threshold,
@@ -154,3 +155,19 @@ def test_a_validation_split_keeps_every_family_on_both_sides():
                     fprs=[0.05])
     assert v.tau == 0.11 and v.fpr_by_family["b"].k == 1 and v.tpr_by_family["wp"].k == 1
     assert v.tpr_test == Rate.of(2, 2)
+
+
+def test_the_family_rule_holds_a_close_family_that_supports_the_fpr_on_its_own():
+    close, far = np.arange(100), np.zeros(100, dtype=int)   # same_arch 0..99, others at 0
+    counts = np.r_[close, far]
+    families = ["same_arch"] * 100 + ["lenet"] * 100
+    pooled = threshold(counts, 100, 0.05)          # k = 10 of 200: the 10th largest + 1
+    assert pooled.count == 91 and (close >= pooled.count).mean() == 0.09
+    held = family_threshold(counts, families, 100, 0.05)   # same_arch alone: k = 5 of 100
+    assert held.count == 96 and (close >= held.count).mean() == 0.04
+    assert held.method.endswith("raised to the order statistic of same_arch (100)")
+    # a family too small to support the FPR alone leaves the pooled τ as it is
+    assert family_threshold(counts[90:], families[90:], 100, 0.05).count == \
+        threshold(counts[90:], 100, 0.05).count
+    with pytest.raises(ValueError, match="needs the families"):
+        threshold(counts, 100, 0.05, rule="family")
