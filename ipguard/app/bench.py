@@ -17,7 +17,6 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +28,9 @@ from ipguard.app.checks import check_device, check_extraction_memory, check_fold
 from ipguard.app.cli import entry, task
 from ipguard.app.config import CONF_DIR, plain, typed
 from ipguard.app.population import run_population
+from ipguard.app.provenance import provenance
 from ipguard.app.report import report
-from ipguard.app.runtime import configure_threads, git_revision, versions
+from ipguard.app.runtime import configure_threads
 from ipguard.app.schema import BenchConfig
 from ipguard.app.scheme_bench import run_scheme_bench
 from ipguard.core.extract import extract
@@ -41,7 +41,7 @@ from ipguard.core.verify import verify
 from ipguard.data.owner import owner_split
 from ipguard.paper.plots import plot_ru_curves
 from ipguard.results.area import decompose
-from ipguard.results.record import Extraction, Provenance, Record, SuspectResult, rates
+from ipguard.results.record import Extraction, Record, SuspectResult, rates
 from ipguard.results.setting import Setting
 from ipguard.results.store import ResultsStore, write_record
 from ipguard.results.tracking import Tracker, run_group
@@ -175,11 +175,7 @@ def measure(cfg: BenchConfig, zoo: Zoo | None, method: Method, setting: Setting,
         suspects=suspects,
         extraction=_extraction(fingerprint, cfg.device),
         verify_seconds=verify_seconds,
-        provenance=Provenance(
-            sweep=cfg.store.sweep, output_dir=str(out_dir), fingerprint_file=fp_path.name,
-            finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            wandb=tracker.describe(), config=plain(cfg), versions=versions(),
-            git=git_revision()),
+        provenance=provenance(cfg, out_dir, fp_path.name, tracker),
     ))
     print(f"\n{report(record)}\n", flush=True)
     head = record.headline

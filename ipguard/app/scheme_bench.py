@@ -20,13 +20,12 @@ import json
 import logging
 import math
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import hydra
 
 from ipguard.app.config import plain
-from ipguard.app.runtime import git_revision, versions
+from ipguard.app.provenance import provenance
 from ipguard.app.schema import BenchConfig
 from ipguard.core.metrics import PAPER_R, Scores, score
 from ipguard.core.roc import roc_auc
@@ -34,7 +33,7 @@ from ipguard.core.schemes import Auxiliary, NeedsProbabilities, SchemeBase, Susp
 from ipguard.paper.plots import plot_ru_curves
 from ipguard.paper.schemes_table import HEADER, families, operating, scheme_rows
 from ipguard.paper.tables import Table
-from ipguard.results.record import Extraction, Provenance, Record, SchemeRun, SuspectResult
+from ipguard.results.record import Extraction, Record, SchemeRun, SuspectResult
 from ipguard.results.setting import Setting
 from ipguard.results.store import ResultsStore, write_record
 from ipguard.results.tracking import Tracker, run_group
@@ -141,11 +140,7 @@ def measure_scheme(cfg: BenchConfig, zoo: Zoo, scheme: SchemeBase, aux: Auxiliar
         all_admitted=measure(admitted, negatives, setting.r), effectiveness=effectiveness,
         suspects=suspects, extraction=Extraction(seconds=fp.seconds, device=cfg.device),
         verify_seconds=seconds,
-        provenance=Provenance(
-            sweep=cfg.store.sweep, output_dir=str(out_dir), fingerprint_file=fp_path.name,
-            finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            wandb=tracker.describe(), config=plain(cfg), versions=versions(),
-            git=git_revision()),
+        provenance=provenance(cfg, out_dir, fp_path.name, tracker),
         scheme=SchemeRun(scheme.name, scheme.title(), scheme.access, scheme.is_rate,
                          fp.queries, {k: v for k, v in fp.meta.items() if k != "params"}))
     if scheme.is_rate and len(scored) == len(suspects):

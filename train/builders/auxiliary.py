@@ -6,13 +6,11 @@ references, the target's architecture trained from scratch on the owner's data a
 
 from __future__ import annotations
 
-from ipguard.core.classifier import TorchClassifier
 from ipguard.zoo import Member
 from train.builders.record import recipe_of, save_with_agreement, seeded_network
+from train.builders.teacher import distil
 from train.context import BuildContext, Builder
-from train.losses import Distillation, distillation_targets
 from train.plan import MemberJob
-from train.training_sets import attacker_data
 
 
 def build(ctx: BuildContext, job: MemberJob) -> Member:
@@ -27,15 +25,7 @@ def build(ctx: BuildContext, job: MemberJob) -> Member:
 
 def surrogate(ctx: BuildContext, job: MemberJob) -> Member:
     """Distil the target into a fresh network of its architecture on the owner's data."""
-    _, teacher = ctx.target_copy()
-    x, y = ctx.data.train_tensors()
-    logits = TorchClassifier(teacher, device=ctx.device).logits(x)
-    t, alpha = float(job.hyper["temperature"]), float(job.hyper["alpha"])
-    data = attacker_data(ctx.data, x, distillation_targets(logits, y, alpha))
-    model = seeded_network(job)
-    trained = ctx.fitter.fit(model, recipe_of(job), job.seed, job.name,
-                             test=ctx.network_accuracy, data=data, loss=Distillation(t, alpha))
-    return save_with_agreement(ctx, job, model, trained, {"examples": len(x)})
+    return distil(ctx, job, *ctx.data.train_tensors())
 
 
 BUILDER = Builder(build)

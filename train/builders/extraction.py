@@ -9,14 +9,13 @@ import dataclasses
 
 from ipguard.zoo import Member
 from train.builders.record import recipe_of, save_with_agreement, seeded_network
+from train.builders.teacher import target_api
 from train.context import BuildContext, Builder
 from train.losses import SoftTargets
 from train.plan import MemberJob
 from train.query_api import (
-    QueryAPI,
     extraction_set,
     load_answers,
-    network_api,
     query_pool,
     save_answers,
     steps_epochs,
@@ -48,13 +47,6 @@ def build(ctx: BuildContext, job: MemberJob) -> Member:
                              loss=SoftTargets() if api_kind == "prob" else None)
     return save_with_agreement(ctx, job, model, trained, {
         "queries": len(queries), "pool_size": size, "epochs": recipe.epochs})
-
-
-def target_api(ctx: BuildContext, api_kind: str, budget: int) -> QueryAPI:
-    """The built target behind the API the attacker queries (labels or probabilities), which
-    answers at most ``budget`` queries."""
-    _, network = ctx.target_copy()
-    return network_api(network.eval(), api_kind, budget, ctx.device)
 
 
 BUILDER = Builder(build)

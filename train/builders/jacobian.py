@@ -21,8 +21,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ipguard.zoo import Member
-from train.builders.extraction import target_api
 from train.builders.record import recipe_of, save_with_agreement, seeded_network
+from train.builders.teacher import target_api
 from train.context import BuildContext, Builder
 from train.plan import MemberJob
 from train.query_api import draw_queries, load_answers, save_answers, steps_epochs
