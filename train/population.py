@@ -42,11 +42,14 @@ def target_zoo(zoo: ZooSpec, seed: int) -> ZooSpec:
 
 
 def build_population(zoo: ZooSpec, population: PopulationSpec, root: str | Path,
-                     builder: Callable[[ZooSpec, Path], ZooBuilder]) -> list[str]:
-    """Write the split, build the negatives and every target's zoo under ``root`` (each with
+                     builder: Callable[[ZooSpec, Path], ZooBuilder],
+                     train_images: int | None = None) -> list[str]:
+    """Write the split (and ``train_images``, the size of the training set it splits, which
+    the bench checks), build the negatives and every target's zoo under ``root`` (each with
     ``builder(spec, folder)``); return the names of the members built now."""
     root = Path(root)
-    write_split(root, population_split(zoo, population))
+    split = dataclasses.replace(population_split(zoo, population), train_images=train_images)
+    write_split(root, split)
     built: list[str] = []
     negatives = builder(zoo, root / NEGATIVES_DIR)
     negatives.build(member="negatives")

@@ -79,8 +79,8 @@ def build_zoo(cfg: DictConfig | TrainConfig) -> ZooBuilder | None:
     check_train(settings)
     configure_threads(settings.threads)
     split = settings.zoo.data
-    owner, attacker = owner_split(hydra.utils.call(settings.dataset.loader),
-                                  split.owner_fraction, split.split_seed)
+    data = hydra.utils.call(settings.dataset.loader)
+    owner, attacker = owner_split(data, split.owner_fraction, split.split_seed)
 
     def builder_of(zoo: ZooSpec, root: str | Path) -> ZooBuilder:
         return ZooBuilder(zoo, owner, root, trainer=settings.trainer,
@@ -92,7 +92,7 @@ def build_zoo(cfg: DictConfig | TrainConfig) -> ZooBuilder | None:
 
     if settings.population is not None:
         built = build_population(settings.zoo, settings.population, settings.zoo_dir,
-                                 builder_of)
+                                 builder_of, len(data.train))
         log.info("population %s: %d members built now", settings.zoo_dir, len(built))
         return None
     builder = builder_of(settings.zoo, settings.zoo_dir)

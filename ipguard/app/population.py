@@ -21,7 +21,7 @@ from ipguard.zoo.population import Population, load_population
 
 log = logging.getLogger(__name__)
 
-Measure = Callable[[Zoo, Setting, Path, tuple[float, int]], Record]
+Measure = Callable[[Zoo, Setting, Path, tuple[float, int, int | None]], Record]
 
 
 def population_zoo(population: Population, seed: int) -> Zoo:
@@ -61,8 +61,8 @@ def run_population(cfg: BenchConfig, setting: Setting, out_dir: Path, measure: M
             continue
         folder = out_dir / f"target-s{seed}"
         folder.mkdir(parents=True, exist_ok=True)
-        record = mark(measure(zoo, mine, folder, (split.owner_fraction, split.owner_seed)),
-                      population, seed)
+        owner = (split.owner_fraction, split.owner_seed, split.train_images)
+        record = mark(measure(zoo, mine, folder, owner), population, seed)
         path = store.write(record)
         write_record(folder / "results.json", record)
         log.info("target-s%d: %s", seed, path)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from ipguard.data.base import ImageData
+from ipguard.data.base import ImageData, first_per_class
 from ipguard.utils.errors import IPGuardError
 
 DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
@@ -33,14 +33,22 @@ def load_fashion_mnist(
     root: str | Path = "data",
     download: bool = True,
     search: Sequence[str | Path] = (DEBIAN_DIR,),
+    train_per_class: int | None = None,
+    test_per_class: int | None = None,
 ) -> ImageData:
-    """Pixels scaled from 0..255 to [0, 1]; the original train/test split."""
+    """Pixels scaled from 0..255 to [0, 1]; the original train/test split.
+    ``train_per_class`` / ``test_per_class`` keep the first that many images of each class
+    (a stratified subset, the same every time; None: all), for a population on a CPU."""
     folders = [Path(root) / "FashionMNIST" / "raw", *map(Path, search)]
     folder = next((f for f in folders if _complete(f)), None)
     if folder is None:
         folder = _download(Path(root), folders, download)
     x_train, y_train = _read_pair(folder, "train")
     x_test, y_test = _read_pair(folder, "test")
+    keep = first_per_class(y_train, train_per_class, "dataset.loader.train_per_class")
+    x_train, y_train = x_train[keep], y_train[keep]
+    keep = first_per_class(y_test, test_per_class, "dataset.loader.test_per_class")
+    x_test, y_test = x_test[keep], y_test[keep]
     return ImageData(
         name="fashion_mnist",
         num_classes=10,

@@ -41,6 +41,7 @@ class PopulationSplit:
     test_negatives: tuple[str, ...]
     owner_fraction: float = 1.0     # the owner's share of the training set (zoo.data)
     owner_seed: int = 0             # and the seed that split it
+    train_images: int | None = None  # the training set it was split from (a loader's subset)
 
     def part_of(self, negative: str) -> str:
         if negative in self.validation_negatives:
@@ -55,7 +56,7 @@ class PopulationSplit:
 
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, "owner_fraction": self.owner_fraction,
-                "owner_seed": self.owner_seed,
+                "owner_seed": self.owner_seed, "train_images": self.train_images,
                 "targets": {"validation": list(self.validation_targets),
                             "test": list(self.test_targets)},
                 "negatives": {"validation": list(self.validation_negatives),
@@ -69,7 +70,8 @@ class PopulationSplit:
         t, n = data["targets"], data["negatives"]
         return cls(tuple(int(s) for s in t["validation"]), tuple(int(s) for s in t["test"]),
                    tuple(n["validation"]), tuple(n["test"]), float(data["owner_fraction"]),
-                   int(data.get("owner_seed", 0)))
+                   int(data.get("owner_seed", 0)),
+                   None if data.get("train_images") is None else int(data["train_images"]))
 
 
 def split_population(targets: Sequence[int], validation_targets: int,

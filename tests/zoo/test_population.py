@@ -200,3 +200,16 @@ def test_the_population_table_chooses_on_validation_and_reports_on_test(micro_po
     families = {row["family"] for row in table.table.data}
     assert {"aruc", "same_arch", "ftll", "extract_label", "extract_jacobian"} <= families
     assert table.stem == "population-digits"
+
+
+def test_the_bench_refuses_a_loader_other_than_the_populations(micro_population, tmp_path):
+    assert read_split(micro_population / "debug" / "zoo" / "digits-population").train_images \
+        == len(load_digits_data().train)
+    cfg = compose_cfg("bench", ["dataset=digits", "method=random", "n=10", "logger=none",
+                                "threads=1", "zoo_is_population=true",
+                                "dataset.loader.test_size=0.3",
+                                "zoo_dir=${paths.zoo_dir}/${dataset.name}-population"],
+                      micro_population / "debug")
+    cfg.store.dir = str(tmp_path / "store")
+    with pytest.raises(ConfigError, match="the population was built from 1437 training images"):
+        run_bench(cfg)
