@@ -32,8 +32,9 @@ log = logging.getLogger(__name__)
 
 class ZooBuilder:
     """Builds the members of ``zoo`` (the typed zoo spec) on ``data`` (the owner's), under
-    ``root``; ``attacker`` is the attacker's data (train.training_sets.owner_split), the
-    other arguments are :class:`train.fit.Fitter`'s. ``built`` and ``skipped`` name the
+    ``root``; ``attacker`` is the attacker's data (train.training_sets.owner_split);
+    ``retrain_at_chance`` retrains a network that trains to chance (train.builders.network);
+    the other arguments are :class:`train.fit.Fitter`'s. ``built`` and ``skipped`` name the
     members this builder trained and those it found complete."""
 
     def __init__(
@@ -49,11 +50,13 @@ class ZooBuilder:
         group_size: int = 1,
         checkpoint_min_seconds: float = 0.0,
         attacker: ImageData | None = None,
+        retrain_at_chance: bool = True,
     ) -> None:
         self.zoo, self.data, self.root, self.device = zoo, data, Path(root), device
         self.fitter = Fitter(data, root, trainer, log_dir, wandb, checkpoint_every_n_epochs,
                              checkpoint_min_seconds)
-        self.context = BuildContext(data, self.fitter, self.root, device, attacker=attacker)
+        self.context = BuildContext(data, self.fitter, self.root, device, attacker=attacker,
+                                    retrain_at_chance=retrain_at_chance)
         # group_size > 1: up to that many members of a seeded family train at once (train.group)
         self.group_size = max(1, int(group_size))
         self._jobs: list[MemberJob] = []            # the build's plan, where groups are formed

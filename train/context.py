@@ -40,6 +40,7 @@ class BuildContext:
     root: Path
     device: str = "cpu"
     attacker: ImageData | None = None
+    retrain_at_chance: bool = True
     built: list[str] = field(default_factory=list)
     _test: tuple[torch.Tensor, torch.Tensor] | None = field(default=None, init=False,
                                                             repr=False)

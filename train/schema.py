@@ -203,6 +203,9 @@ class TrainConfig:
     checkpoint_min_seconds: float = 10.0   # and not sooner than this after the last one
     group_size: int = 1   # > 1: train up to this many members of a seeded family at once
     population: PopulationSpec | None = None   # population=<dataset>: many targets, split
+    # a network below 1.5x chance accuracy is retrained with the next seed (train.builders.
+    # network); off for smoke runs (debug=smoke) and always off with trainer.fast_dev_run
+    retrain_at_chance: bool = True
 
     def __post_init__(self) -> None:
         at_least("seed", self.seed, 0, "null (every seed) or one seed, an integer >= 0")

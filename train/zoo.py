@@ -88,7 +88,8 @@ def build_zoo(cfg: DictConfig | TrainConfig) -> ZooBuilder | None:
                           checkpoint_every_n_epochs=settings.checkpoint_every_n_epochs,
                           wandb=plain(settings.logger), group_size=settings.group_size,
                           checkpoint_min_seconds=settings.checkpoint_min_seconds,
-                          attacker=attacker)
+                          attacker=attacker, retrain_at_chance=settings.retrain_at_chance
+                          and not settings.trainer.get("fast_dev_run"))
 
     if settings.population is not None:
         built = build_population(settings.zoo, settings.population, settings.zoo_dir,

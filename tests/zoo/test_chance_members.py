@@ -52,3 +52,11 @@ def test_a_member_that_never_trains_stops_the_build(monkeypatch, tmp_path):
                                            r"tried \(seed 1: 0.050, seed 100001"):
         build_zoo(compose_cfg("train", [*MICRO_ZOO, "member=same_arch", "logger=none"],
                               tmp_path))
+
+
+def test_the_check_is_off_for_smoke_runs_and_fast_dev_run(monkeypatch, tmp_path):
+    _at_chance_for(monkeypatch, {1})
+    build_zoo(compose_cfg("train", [*MICRO_ZOO, "member=same_arch", "logger=none",
+                                    "retrain_at_chance=false"], tmp_path))
+    member = member_json(tmp_path / "zoo" / "digits" / "negative" / "same_arch-s1")
+    assert member["seed"] == 1 and "retrained" not in member["hyper"]

@@ -20,7 +20,7 @@ from test_datasets import write_cifar
 from ipguard.app.config import CONF_DIR, typed
 from ipguard.utils.errors import MissingZooError
 from ipguard.zoo import load_zoo
-from ipguard.zoo.suspects import FINETUNE, HARDER, STEALING
+from ipguard.zoo.suspects import AUXILIARY, FINETUNE, HARDER, STEALING
 from train.plan import SELECTIONS, plan, selections
 from train.postprocess import pruning_levels
 from train.schema import TrainConfig, ZooSpec
@@ -60,7 +60,8 @@ def test_zoo_entry_composes_for_every_member_kind(tmp_path, dataset):
     families = list(zoo.negatives.archs)
     assert set(selections(zoo)) == {"all", "target", "positives", "negatives", "finetune",
                                     *FINETUNE, "wp", "fp", "same_arch", "forest", *families,
-                                    "stealing", *STEALING, "harder_neg", *HARDER}
+                                    "stealing", *STEALING, "harder_neg", *HARDER,
+                                    "auxiliary", *AUXILIARY}
     assert set(selections(zoo)) == {*SELECTIONS, *families}   # what `member=` accepts
     # `member` is a plain string to Hydra: compose a job of each sort (a family's, seeded)
     for overrides in (["member=target"], ["member=fp"], [f"member={families[0]}", "seed=0"]):

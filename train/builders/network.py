@@ -7,7 +7,8 @@ A network that trains to chance (test accuracy below 1.5x chance: a VGG-style ne
 at 10.6 %) is not a model of its family, and in the null it would pass for an independent
 model that matches the fingerprint by luck. It is retrained with the next seed (its seed +
 100 000, up to twice), says so in the log and in member.json (``retrained``: each failed seed
-and its accuracy), and the build's summary lists it; one that never trains stops the build."""
+and its accuracy), and the build's summary lists it; one that never trains stops the build. Off with
+``retrain_at_chance=false`` (smoke runs) and with ``trainer.fast_dev_run``."""
 
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def _build(ctx: BuildContext, job: MemberJob, failed: list[dict[str, Any]]) -> M
 def _save_or_retry(ctx: BuildContext, job: MemberJob, model: torch.nn.Module, trained: Trained,
                    failed: list[dict[str, Any]]) -> Member:
     """Save a network that learnt; retrain one at chance with the next seed."""
-    if not trained_to_chance(trained.test_accuracy, ctx.data.num_classes):
+    if not ctx.retrain_at_chance or not trained_to_chance(trained.test_accuracy,
+                                                          ctx.data.num_classes):
         if failed:
             job = dataclasses.replace(job, hyper={**job.hyper, "retrained": failed})
         return save_network(ctx, job, model, trained)
