@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ipguard.app.bench import run_bench
-from ipguard.app.config import typed
+from ipguard.app.config import CONF_DIR, typed
 from ipguard.core.thresholds import min_negatives
 from ipguard.data import load_digits_data
 from ipguard.data.owner import owner_split
@@ -213,3 +213,17 @@ def test_the_bench_refuses_a_loader_other_than_the_populations(micro_population,
     cfg.store.dir = str(tmp_path / "store")
     with pytest.raises(ConfigError, match="the population was built from 1437 training images"):
         run_bench(cfg)
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (CONF_DIR / "population").glob("*.yaml")))
+def test_every_population_config_composes_and_splits(tmp_path, name):
+    cfg = _settings(tmp_path, f"dataset={name}", f"population={name}")
+    assert cfg.population is not None and len(cfg.population.targets) >= 3
+    assert cfg.zoo.data.owner_fraction < 1 and cfg.zoo_dir.endswith(f"{name}-population")
+    split = population_split(cfg.zoo, cfg.population)
+    assert len(split.validation_negatives) + len(split.test_negatives) >= 100
+    assert split.test_targets and split.validation_targets
+    for seed in cfg.population.targets:   # every thief holds the attacker's data
+        jobs = plan(target_zoo(cfg.zoo, seed), "stealing")
+        assert jobs and all(j.hyper.get("source", "attacker") == "attacker"
+                            and j.hyper.get("data", "attacker") == "attacker" for j in jobs)
