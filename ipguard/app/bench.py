@@ -50,6 +50,7 @@ from ipguard.utils.errors import ConfigError, IPGuardError
 from ipguard.utils.progress import Progress
 from ipguard.utils.targets import check_loader
 from ipguard.zoo import Zoo, load_zoo
+from ipguard.zoo.population import PopulationSplit
 from ipguard.zoo.suspects import in_paper
 
 log = logging.getLogger(__name__)
@@ -87,10 +88,9 @@ def run_bench(cfg: DictConfig | BenchConfig) -> BenchResult:
     if settings.scheme is not None:  # a field scheme instead of the method (docs/schemes.md)
         return BenchResult(*run_scheme_bench(settings, zoo, out_dir))
     if settings.zoo_is_population:
-        def one(zoo: Zoo, mine: Setting, folder: Path,
-                owner: tuple[float, int, int | None]) -> Record:
+        def one(zoo: Zoo, mine: Setting, folder: Path, split: PopulationSplit) -> Record:
             with _tracker(settings, mine) as tracker:
-                return measure(settings, zoo, method, mine, folder, tracker, owner)
+                return measure(settings, zoo, method, mine, folder, tracker, split)
 
         *_, (record, path, skipped) = run_population(settings, setting, out_dir, one)
         return BenchResult(record, path, skipped)
@@ -125,21 +125,23 @@ def _load_zoo(cfg: BenchConfig) -> Zoo:
 
 
 def measure(cfg: BenchConfig, zoo: Zoo | None, method: Method, setting: Setting, out_dir: Path,
-            tracker: Tracker, owner: tuple[float, int, int | None] = (1.0, 0, None)) -> Record:
+            tracker: Tracker, population: PopulationSplit | None = None) -> Record:
     """Extract, verify every suspect (one at a time: memory stays flat as the zoo grows),
     score on the headline selection and on every admitted positive, print, plot, log.
-    ``owner``: the owner's share of the training set, its seed and the size of the training
-    set it splits (a population's zoo.data), where init=train draws its points from."""
+    With a ``population``'s split, init=train draws its points from the owner's part of the
+    training set, split as the population was (and from the same loader's training set)."""
     if zoo is None:
         zoo = _load_zoo(cfg)  # raises the one-line error, now recorded in the W&B run
         setting = dataclasses.replace(setting, zoo=zoo.identity())
     data = hydra.utils.call(cfg.dataset.loader)
-    if owner[2] is not None and len(data.train) != owner[2]:
-        raise ConfigError("dataset.loader", plain(cfg.dataset.loader), f"the population was "
-                          f"built from {owner[2]} training images, this loader gives "
-                          f"{len(data.train)}: pass the loader settings it was built with "
-                          "(conf/population/<dataset>.yaml, dataset.loader)")
-    data, _ = owner_split(data, owner[0], owner[1])
+    if population is not None:
+        expected = population.train_images
+        if expected is not None and len(data.train) != expected:
+            raise ConfigError("dataset.loader", plain(cfg.dataset.loader), f"the population "
+                              f"was built from {expected} training images, this loader gives "
+                              f"{len(data.train)}: pass the loader settings it was built with "
+                              "(conf/population/<dataset>.yaml, dataset.loader)")
+        data, _ = owner_split(data, population.owner_fraction, population.owner_seed)
     train_x = data.train_tensors()[0] if setting.init == "train" else None
     target = zoo.target
     fingerprint = extract(

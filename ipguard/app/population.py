@@ -17,11 +17,11 @@ from ipguard.results.record import Record
 from ipguard.results.setting import Setting
 from ipguard.results.store import ResultsStore, write_record
 from ipguard.zoo import Zoo
-from ipguard.zoo.population import Population, load_population
+from ipguard.zoo.population import Population, PopulationSplit, load_population
 
 log = logging.getLogger(__name__)
 
-Measure = Callable[[Zoo, Setting, Path, tuple[float, int, int | None]], Record]
+Measure = Callable[[Zoo, Setting, Path, PopulationSplit], Record]
 
 
 def population_zoo(population: Population, seed: int) -> Zoo:
@@ -61,8 +61,7 @@ def run_population(cfg: BenchConfig, setting: Setting, out_dir: Path, measure: M
             continue
         folder = out_dir / f"target-s{seed}"
         folder.mkdir(parents=True, exist_ok=True)
-        owner = (split.owner_fraction, split.owner_seed, split.train_images)
-        record = mark(measure(zoo, mine, folder, owner), population, seed)
+        record = mark(measure(zoo, mine, folder, split), population, seed)
         path = store.write(record)
         write_record(folder / "results.json", record)
         log.info("target-s%d: %s", seed, path)

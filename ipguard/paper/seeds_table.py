@@ -12,17 +12,15 @@ suspect, as before, and the notes say which."""
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
 from collections.abc import Sequence
 
 from ipguard.core.methods import method_order
-from ipguard.core.metrics import score
 from ipguard.data import dataset_title
 from ipguard.paper.base import Output, TableOut, combo_rank, setting_text
 from ipguard.paper.tables import Table, fmt_range
 from ipguard.results.area import decompose
-from ipguard.results.holdout import suspect_parts
+from ipguard.results.holdout import restricted
 from ipguard.results.record import Record
 from ipguard.results.store import group_points
 from ipguard.results.verdicts import ARUC_INTERVAL, aruc_interval
@@ -52,7 +50,7 @@ def seeds_table(dataset: str, pool: Sequence[Record], intervals: bool = True) ->
     rows, data = [], []
     held_out = any(_chosen_on_validation(r) for r in pool)
     for point in points:
-        records = sorted((_test_half(r) if held_out else r for r in point.records),
+        records = sorted((restricted(r, "test") if held_out else r for r in point.records),
                          key=lambda r: r.setting.seed)
         arucs = [r.aruc for r in records]
         parts = [decompose(r.suspects) for r in records]
@@ -94,16 +92,3 @@ def seeds_table(dataset: str, pool: Sequence[Record], intervals: bool = True) ->
 def _chosen_on_validation(record: Record) -> bool:
     store = record.provenance.config.get("store") or {}
     return store.get("choose_on") == "validation"
-
-
-def _test_half(record: Record) -> Record:
-    """The record restricted to its test half, its headline ARUC recomputed there."""
-    parts = suspect_parts(record.suspects)
-    suspects = [s for s in record.suspects if parts[s.name] == "test"]
-    head = [s.matching_rate for s in suspects if s.role == "positive" and s.in_default_selection]
-    neg = [s.matching_rate for s in suspects if s.headline_negative]
-    return dataclasses.replace(record, suspects=suspects, verdicts=None,
-                               headline=score(head, neg, r=record.setting.r))
-
-
-__all__ = ["fmt_mean_sd", "mean_sd", "seeds_table"]

@@ -10,12 +10,13 @@ carry their own parts (``SuspectResult.part``) and are split by those."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from ipguard.core.metrics import aruc
+from ipguard.core.metrics import aruc, score
 from ipguard.core.validation import split_by_family
 from ipguard.results.record import Record, SuspectResult
 
@@ -33,15 +34,28 @@ def suspect_parts(suspects: Sequence[SuspectResult], seed: int = SPLIT_SEED) -> 
     return {s.name: PARTS[int(t)] for s, t in zip(ordered, test, strict=True)}
 
 
+def part_rates(record: Record, part: str) -> tuple[list[float], list[float]]:
+    """The matching rates of the headline positives and of the headline negatives of one
+    part."""
+    parts = suspect_parts(record.suspects)
+    mine = [s for s in record.suspects if parts[s.name] == part]
+    return ([s.matching_rate for s in mine if s.role == "positive" and s.in_default_selection],
+            [s.matching_rate for s in mine if s.headline_negative])
+
+
 def part_aruc(record: Record, part: str) -> float:
     """The ARUC (Eq. 7, the record's r) of the headline positives against the headline
     negatives of one part; NaN where the part lacks either."""
-    parts = suspect_parts(record.suspects)
-    pos = [s.matching_rate for s in record.suspects if s.role == "positive"
-           and s.in_default_selection and parts[s.name] == part]
-    neg = [s.matching_rate for s in record.suspects if s.headline_negative
-           and parts[s.name] == part]
+    pos, neg = part_rates(record, part)
     return aruc(pos, neg, record.setting.r) if pos and neg else math.nan
+
+
+def restricted(record: Record, part: str) -> Record:
+    """``record`` with only the suspects of one part, its headline scores recomputed there."""
+    parts = suspect_parts(record.suspects)
+    pos, neg = part_rates(record, part)
+    return dataclasses.replace(record, verdicts=None, headline=score(pos, neg, r=record.setting.r),
+                               suspects=[s for s in record.suspects if parts[s.name] == part])
 
 
 def aruc_on_validation(record: Record) -> float:

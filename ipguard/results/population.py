@@ -18,10 +18,10 @@ import numpy as np
 from ipguard.core.calibration import FPRS
 from ipguard.core.hierarchy import Hierarchical, TargetHits, hierarchical_bootstrap
 from ipguard.core.intervals import bits
-from ipguard.core.metrics import aruc
 from ipguard.core.roc import roc_auc
 from ipguard.core.seeding import INITS, LABELS
 from ipguard.core.thresholds import Rate, family_threshold, threshold
+from ipguard.results.holdout import part_aruc
 from ipguard.results.record import Record, SuspectResult
 from ipguard.zoo.suspects import family_rank, zoo_order
 
@@ -42,12 +42,9 @@ def _counts(suspects: Sequence[SuspectResult], n: int) -> np.ndarray:
 def validation_aruc(records: Sequence[Record]) -> float:
     """The mean over the validation targets of the ARUC of the headline positives against the
     validation negatives (NaN without a validation target)."""
-    values = []
-    for r in records:
-        pos = r.rates("positive", headline_only=True)
-        neg = [s.matching_rate for s in _negatives(r, "validation") if s.headline_negative]
-        if r.provenance.population_part == "validation" and pos and neg:
-            values.append(aruc(pos, neg, r.setting.r))
+    values = [part_aruc(r, "validation") for r in records
+              if r.provenance.population_part == "validation"]
+    values = [v for v in values if not math.isnan(v)]
     return float(np.mean(values)) if values else math.nan
 
 
@@ -56,14 +53,13 @@ def chosen(records: Sequence[Record]) -> dict[str, list[Record]]:
     groups: dict[tuple[str, str], list[Record]] = {}
     for r in population_records(records):
         groups.setdefault((r.method, r.combo), []).append(r)
-    best: dict[str, list[Record]] = {}
+    best: dict[str, tuple[float, list[Record]]] = {}
     # the paper's order of combos (-TR, -TL, -RR, -RL): a tie keeps the first
     for (method, _), group in sorted(groups.items(), key=lambda i: (i[0][0], _combo(i[1][0]))):
         score = validation_aruc(group)
-        if method not in best or score > validation_aruc(best[method]) or math.isnan(
-                validation_aruc(best[method])):
-            best[method] = group
-    return best
+        if method not in best or score > best[method][0] or math.isnan(best[method][0]):
+            best[method] = (score, group)
+    return {method: group for method, (_, group) in best.items()}
 
 
 def _combo(record: Record) -> tuple[int, int]:
@@ -113,9 +109,7 @@ def report(records: Sequence[Record], fprs: Sequence[float] = FPRS, reps: int = 
         val, neg = _negatives(r, "validation"), _negatives(r, "test")
         pos = [s for s in r.suspects if s.role == "positive"]
         neg_rates = [s.matching_rate for s in neg]
-        head = r.rates("positive", headline_only=True)
-        arucs.append(aruc(head, [s.matching_rate for s in neg if s.headline_negative],
-                          r.setting.r))
+        arucs.append(part_aruc(r, "test"))
         for kind in dict.fromkeys(s.kind for s in pos):
             mine = [s.matching_rate for s in pos if s.kind == kind]
             auc_parts.setdefault(kind, []).append((roc_auc(mine, neg_rates), len(mine)))
