@@ -45,8 +45,9 @@ def build_population(zoo: ZooSpec, population: PopulationSpec, root: str | Path,
                      builder: Callable[[ZooSpec, Path], ZooBuilder],
                      train_images: int | None = None) -> list[str]:
     """Write the split (and ``train_images``, the size of the training set it splits, which
-    the bench checks), build the negatives and every target's zoo under ``root`` (each with
-    ``builder(spec, folder)``); return the names of the members built now."""
+    the bench checks), build the negatives and every target's zoo (its positives, thieves and
+    the owner's auxiliary models, where ``zoo.auxiliary`` asks for them) under ``root`` (each
+    with ``builder(spec, folder)``); return the names of the members built now."""
     root = Path(root)
     split = dataclasses.replace(population_split(zoo, population), train_images=train_images)
     write_split(root, split)
@@ -60,5 +61,6 @@ def build_population(zoo: ZooSpec, population: PopulationSpec, root: str | Path,
         one = builder(target_zoo(zoo, seed), target_dir(root, seed))
         one.build(member="all")
         one.build(member="stealing")
+        one.build(member="auxiliary")   # the owner's, for CAE; none unless zoo.auxiliary asks
         built += one.built
     return built

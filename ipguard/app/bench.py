@@ -27,7 +27,7 @@ from ipguard.app.best import with_best_setting
 from ipguard.app.checks import check_device, check_extraction_memory, check_folder
 from ipguard.app.cli import entry, task
 from ipguard.app.config import CONF_DIR, plain, typed
-from ipguard.app.population import run_population
+from ipguard.app.population import owner_data, run_population
 from ipguard.app.provenance import provenance
 from ipguard.app.report import report
 from ipguard.app.runtime import configure_threads
@@ -38,7 +38,6 @@ from ipguard.core.fingerprint import Fingerprint
 from ipguard.core.methods import Method
 from ipguard.core.metrics import score
 from ipguard.core.verify import verify
-from ipguard.data.owner import owner_split
 from ipguard.paper.plots import plot_ru_curves
 from ipguard.results.area import decompose
 from ipguard.results.record import Extraction, Record, SuspectResult, rates
@@ -133,15 +132,7 @@ def measure(cfg: BenchConfig, zoo: Zoo | None, method: Method, setting: Setting,
     if zoo is None:
         zoo = _load_zoo(cfg)  # raises the one-line error, now recorded in the W&B run
         setting = dataclasses.replace(setting, zoo=zoo.identity())
-    data = hydra.utils.call(cfg.dataset.loader)
-    if population is not None:
-        expected = population.train_images
-        if expected is not None and len(data.train) != expected:
-            raise ConfigError("dataset.loader", plain(cfg.dataset.loader), f"the population "
-                              f"was built from {expected} training images, this loader gives "
-                              f"{len(data.train)}: pass the loader settings it was built with "
-                              "(conf/population/<dataset>.yaml, dataset.loader)")
-        data, _ = owner_split(data, population.owner_fraction, population.owner_seed)
+    data = owner_data(cfg, population)
     train_x = data.train_tensors()[0] if setting.init == "train" else None
     target = zoo.target
     fingerprint = extract(

@@ -5,7 +5,11 @@ through a :class:`~ipguard.core.schemes.SuspectAPI` that exposes only the access
 declares, and write the run as the methods' runs are written: a ``Record`` in the results
 store (``matching_rate`` holds the scheme's score; ``Record.scheme`` says what the score is,
 the queries one verification sends; ``extraction.seconds`` the generation time), the same
-W&B run, ``results.json`` and ``fingerprint.safetensors`` in the output folder.
+W&B run, ``results.json`` and ``fingerprint.safetensors`` in the output folder. On a
+population (``zoo_is_population=true``, sweeps/schemes_population.yaml) the same runs once per
+target, as the method bench does there (ipguard.app.population): generated from that
+target's owner's part of the training set, with that target's own auxiliary models, one record
+per target with each suspect's part (validation or test).
 
 Kept apart from ``ipguard.app.bench`` (which only dispatches here), because what a record
 may say depends on the score: a suspect a probability scheme cannot query (a label-only
@@ -16,15 +20,15 @@ ROC-AUC and the TPR at a 1 % FPR threshold on its own scale (``ipguard.paper.sch
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
 import time
 from pathlib import Path
 
-import hydra
-
 from ipguard.app.config import plain
+from ipguard.app.population import owner_data, run_population
 from ipguard.app.provenance import provenance
 from ipguard.app.schema import BenchConfig
 from ipguard.core.metrics import PAPER_R, Scores, score
@@ -41,6 +45,7 @@ from ipguard.results.verdicts import assess, wandb_summary
 from ipguard.utils.errors import ConfigError, MissingZooError
 from ipguard.utils.progress import Progress
 from ipguard.zoo import Zoo, load_zoo
+from ipguard.zoo.population import PopulationSplit
 from ipguard.zoo.suspects import in_paper
 
 log = logging.getLogger(__name__)
@@ -55,17 +60,24 @@ def run_scheme_bench(cfg: BenchConfig, zoo: Zoo | None, out_dir: Path
     if cfg.scheme is None:
         raise ConfigError("scheme", None, "name a scheme: scheme=<name> (conf/scheme/)")
     scheme = cfg.scheme.build()
-    if cfg.zoo_is_population:
-        raise ConfigError("zoo_is_population", True, f"{scheme.title()} runs on one zoo, not "
-                          "a population: drop zoo_is_population (sweep=schemes)")
-    build = f"python -m train.zoo dataset={cfg.dataset.name}"
-    zoo = zoo if zoo is not None else load_zoo(cfg.zoo_dir, build_command=build)
-    aux = auxiliary(zoo, scheme, cfg.device, build)
     setting = Setting(
         dataset=cfg.dataset.name, method=scheme.name, params=scheme.params(),
         init=str(cfg.init), label=str(cfg.label), n=int(getattr(scheme, "n", cfg.n)),
-        seed=cfg.seed, r=cfg.metrics.r, selection=cfg.suspects,
-        zoo=zoo.identity(auxiliary=scheme.needs_auxiliary))
+        seed=cfg.seed, r=cfg.metrics.r, selection=cfg.suspects)
+    if cfg.zoo_is_population:
+        build = f"python -m train.zoo dataset={cfg.dataset.name} population=<name>"
+
+        def one(zoo: Zoo, mine: Setting, folder: Path, split: PopulationSplit) -> Record:
+            aux = auxiliary(zoo, scheme, cfg.device, build)
+            with scheme_tracker(cfg, mine) as tracker:
+                return measure_scheme(cfg, zoo, scheme, aux, mine, folder, tracker, split)
+
+        *_, last = run_population(cfg, setting, out_dir, one, scheme.needs_auxiliary)
+        return last
+    build = f"python -m train.zoo dataset={cfg.dataset.name}"
+    zoo = zoo if zoo is not None else load_zoo(cfg.zoo_dir, build_command=build)
+    aux = auxiliary(zoo, scheme, cfg.device, build)
+    setting = dataclasses.replace(setting, zoo=zoo.identity(auxiliary=scheme.needs_auxiliary))
     store = ResultsStore(Path(cfg.store.dir))
     done = None if cfg.force else store.find(setting)
     if done is not None:
@@ -98,9 +110,11 @@ def auxiliary(zoo: Zoo, scheme: SchemeBase, device: str, build: str) -> Auxiliar
 
 
 def measure_scheme(cfg: BenchConfig, zoo: Zoo, scheme: SchemeBase, aux: Auxiliary | None,
-                   setting: Setting, out_dir: Path, tracker: Tracker) -> Record:
-    """Generate once, score every suspect (one at a time), record, print, log."""
-    owner_x, owner_y = hydra.utils.call(cfg.dataset.loader).train_tensors()
+                   setting: Setting, out_dir: Path, tracker: Tracker,
+                   population: PopulationSplit | None = None) -> Record:
+    """Generate once from the owner's data (on a ``population``, its owner's part of the
+    training set), score every suspect (one at a time), record, print, log."""
+    owner_x, owner_y = owner_data(cfg, population).train_tensors()
     target = zoo.target.load_module().to(cfg.device)
     fp = scheme.generate(target, owner_x, owner_y, aux=aux, seed=setting.seed)
     fp_path = fp.save(out_dir / "fingerprint.safetensors")

@@ -12,6 +12,7 @@ from ipguard.paper.fig2 import ru_figure
 from ipguard.paper.fig3_6 import sweep_figure
 from ipguard.paper.grid import SweepGrid
 from ipguard.paper.population_table import population_table
+from ipguard.paper.schemes_population import schemes_population_table
 from ipguard.paper.schemes_table import schemes_table
 from ipguard.paper.seeds_table import seeds_table
 from ipguard.paper.stealing_table import stealing_table
@@ -90,6 +91,9 @@ ARTIFACTS: tuple[Artifact, ...] = (
         lambda i, ds: population_table(ds, i.results.of(ds, [i.tables.population_sweep])))),
     Artifact("schemes", per_dataset(
         lambda i, ds: schemes_table(ds, i.results.of(ds, [i.tables.schemes_sweep])))),
+    Artifact("schemes-population", per_dataset(
+        lambda i, ds: schemes_population_table(
+            ds, i.results.of(ds, [i.tables.schemes_population_sweep])))),
 )
 
 
@@ -98,7 +102,8 @@ def sweeps_needed(figures: Mapping[str, FigureSpec], tables: TablesConfig) -> li
     return sorted({s.sweep for s in figures.values()} | set(tables.best_from)
                   | {tables.matching_rates_sweep, tables.seconds_sweep}
                   | set(tables.stealing_from) | {tables.seeds_sweep, tables.population_sweep,
-                                                     tables.schemes_sweep})
+                                                     tables.schemes_sweep,
+                                                     tables.schemes_population_sweep})
 
 
 __all__ = ["ARTIFACTS", "Artifact", "Inputs", "sweeps_needed"]

@@ -61,19 +61,37 @@ class Operating:
         return Rate.of(int((values > self.tau).sum()), len(values))
 
 
-def operating(negatives: Sequence[float], fpr: float = FPR) -> Operating | None:
+def operating(negatives: Sequence[float], fpr: float = FPR,
+              kinds: Sequence[str] | None = None) -> Operating | None:
     """The threshold for ``fpr`` from the negatives' scores: the k-th largest (k =
     floor(fpr (N + 1))), or, when k = 0, the largest (the strictest the sample vouches for);
-    None without negatives."""
+    None without negatives. With each negative's family (``kinds``), the family rule of
+    ``ipguard.core.thresholds.family_threshold`` on raw scores: raised to any family's own
+    k-th largest where that family alone supports ``fpr``."""
     values = np.sort(np.asarray(negatives, dtype=float))[::-1]
     if not len(values):
         return None
     k = order_rank(fpr, len(values))
-    if k >= 1:
-        return Operating(float(values[min(k, len(values)) - 1]), empirical_method(len(values)),
-                         True)
-    return Operating(float(values[0]), f"above the largest of {len(values)} negatives (too "
-                     f"few for {fpr_text(fpr)}: {min_negatives(fpr)} needed)", False)
+    if k < 1:
+        return Operating(float(values[0]), f"above the largest of {len(values)} negatives "
+                         f"(too few for {fpr_text(fpr)}: {min_negatives(fpr)} needed)", False)
+    pooled = Operating(float(values[min(k, len(values)) - 1]), empirical_method(len(values)),
+                       True)
+    if kinds is None:
+        return pooled
+    scores, fam = np.asarray(negatives, dtype=float), np.asarray(kinds, dtype=str)
+    if len(scores) != len(fam):
+        raise ValueError("need one family per negative")
+    tau, raised = pooled.tau, []
+    for kind in dict.fromkeys(fam.tolist()):
+        own = np.sort(scores[fam == kind])[::-1]
+        rank = order_rank(fpr, len(own))
+        if rank >= 1 and own[rank - 1] > tau:
+            tau, raised = float(own[rank - 1]), [*raised, f"{kind} ({len(own)})"]
+    if not raised:
+        return pooled
+    return Operating(tau, f"{pooled.method}, raised to the order statistic of "
+                     + ", ".join(raised), True)
 
 
 def scheme_title(record: Record) -> str:

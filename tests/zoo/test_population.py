@@ -20,6 +20,7 @@ from ipguard.core.thresholds import min_negatives
 from ipguard.data import load_digits_data
 from ipguard.data.owner import owner_split
 from ipguard.paper.population_table import population_table
+from ipguard.paper.schemes_population import schemes_population_table
 from ipguard.results.population import chosen, report, validation_aruc
 from ipguard.results.store import read_records_dir
 from ipguard.utils.errors import ConfigError, IPGuardError
@@ -200,6 +201,33 @@ def test_the_population_table_chooses_on_validation_and_reports_on_test(micro_po
     families = {row["family"] for row in table.table.data}
     assert {"aruc", "same_arch", "ftll", "extract_label", "extract_jacobian"} <= families
     assert table.stem == "population-digits"
+
+
+def test_schemes_run_on_every_target_with_its_own_auxiliary_models(micro_population,
+                                                                   tmp_path):
+    folder = micro_population / "debug" / "zoo" / "digits-population"
+    population = load_population(folder)
+    for seed in (0, 5000):   # each target's zoo holds the owner's own surrogates, references
+        kinds = Counter(m.kind for m in population.zoos[seed].auxiliary())
+        assert kinds["surrogate"] >= 1 and kinds["reference"] >= 1
+    store = tmp_path / "store"
+    for scheme in ("akh", "cae", "sac_w"):
+        cfg = compose_cfg("bench", ["dataset=digits", f"scheme={scheme}", "logger=none",
+                                    "threads=1", "zoo_is_population=true",
+                                    "zoo_dir=${paths.zoo_dir}/${dataset.name}-population"],
+                          micro_population / "debug")
+        cfg.store.dir = str(store)
+        run_bench(cfg)
+    records = read_records_dir(store)
+    assert Counter(r.method for r in records) == {"akh": 2, "cae": 2, "sac_w": 2}
+    for record in records:
+        parts = {s.part for s in record.suspects if s.role == "negative"}
+        assert parts == {"validation", "test"}
+    out = schemes_population_table("digits", records)
+    rows = {(d["scheme"], d["family"]): d for d in out.items[0].table.data}
+    assert rows[("cae", "headline")]["test_targets"] == 1
+    assert rows[("sac_w", "negative:forest")]["not_applicable"] >= 1
+    assert {"extract_jacobian", "distill"} <= {f for (m, f) in rows if m == "akh"}
 
 
 def test_the_bench_refuses_a_loader_other_than_the_populations(micro_population, tmp_path):
