@@ -6,6 +6,7 @@ on disk and the split, written once at build time so no later step can choose it
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,13 +102,21 @@ def split_population(targets: Sequence[int], validation_targets: int,
 
 def write_split(root: str | Path, split: PopulationSplit) -> Path:
     """Write the split (atomically); an existing, different split is an error: a population's
-    split is fixed once its members exist."""
+    split is fixed once its members exist. A split written before the training set's size was
+    recorded (``train_images`` None) takes the size, so such a population resumes."""
     path = Path(root) / POPULATION_FILE
-    if path.is_file() and read_split(root) != split:
+    if path.is_file() and _older(read_split(root), split.train_images) != split:
         raise IPGuardError(f"{path} holds another split (other targets, negatives or shares): "
                            "build into a new zoo_dir, or delete the population to rebuild it")
     Path(root).mkdir(parents=True, exist_ok=True)
     return write_json(path, split.to_json())
+
+
+def _older(split: PopulationSplit, train_images: int | None) -> PopulationSplit:
+    """``split`` with ``train_images`` where it has none recorded."""
+    if split.train_images is None:
+        return dataclasses.replace(split, train_images=train_images)
+    return split
 
 
 def read_split(root: str | Path) -> PopulationSplit:

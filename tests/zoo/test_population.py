@@ -7,6 +7,7 @@ marked validation or test."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from pathlib import Path
 
@@ -92,6 +93,12 @@ def test_the_split_is_fixed_disjoint_and_written_once(tmp_path):
     assert read_split(tmp_path) == split
     with pytest.raises(IPGuardError, match="another split"):
         write_split(tmp_path, split_population([0, 5, 9], 1, families, 0.5, seed=1))
+    # a split written before the training set's size was recorded takes it and resumes
+    sized = dataclasses.replace(split, train_images=719)
+    write_split(tmp_path, sized)
+    assert read_split(tmp_path) == sized
+    with pytest.raises(IPGuardError, match="another split"):
+        write_split(tmp_path, dataclasses.replace(split, train_images=1000))
 
 
 def test_the_owner_and_the_attacker_never_share_an_image():
