@@ -6,7 +6,7 @@ declares, and write the run as the methods' runs are written: a ``Record`` in th
 store (``matching_rate`` holds the scheme's score; ``Record.scheme`` says what the score is,
 the queries one verification sends; ``extraction.seconds`` the generation time), the same
 W&B run, ``results.json`` and ``fingerprint.safetensors`` in the output folder. On a
-population (``zoo_is_population=true``, sweeps/schemes_population.yaml) the same runs once per
+population (``zoo_is_population=true``, sweeps/schemes-population.yaml) the same runs once per
 target, as the method bench does there (ipguard.app.population): generated from that
 target's owner's part of the training set, with that target's own auxiliary models, one record
 per target with each suspect's part (validation or test).

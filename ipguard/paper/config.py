@@ -40,5 +40,5 @@ class TablesConfig:
     population_sweep: str = "population"
     # the field's schemes and the paper's methods on one zoo (sweeps/schemes.yaml, docs/schemes.md)
     schemes_sweep: str = "schemes"
-    # the same on a population, thresholds from its validation part (sweeps/schemes_population)
-    schemes_population_sweep: str = "schemes_population"
+    # the same on a population, thresholds from its validation part (sweeps/schemes-population)
+    schemes_population_sweep: str = "schemes-population"

@@ -1,5 +1,5 @@
 """``schemes-population-<dataset>`` (docs/schemes.md#population): the paper's methods and the
-field's schemes on a population (sweeps/schemes_population.yaml), with the population's
+field's schemes on a population (sweeps/schemes-population.yaml), with the population's
 protocol: every threshold is made on the validation negatives and read on the test
 population, so no number is in-sample as the one-zoo table's negative rows are.
 

@@ -39,6 +39,11 @@ def _run_order() -> list[str]:
 
 
 ORDER = _run_order()
+
+
+def _on_population(sweep: str) -> bool:
+    """Whether a sweep runs on a population (its file sets ``zoo_is_population``)."""
+    return bool(OmegaConf.load(SWEEPS_DIR / f"{sweep}.yaml").get("zoo_is_population"))
 # CW-L2's smallest case still runs the authors' 9 x 10,000-step search: cut it for the test
 SHORTER = {"fig5": ["method.binary_search_steps=1", "method.max_iter=20"]}
 
@@ -63,7 +68,7 @@ def test_each_bench_preset_pins_dataset_sweep_and_group(name):
     sweep, dataset = name.split("_", 1)
     cfg = _compose("bench", [f"experiment={name}"])
     assert (cfg.dataset.name, cfg.store.sweep) == (dataset, sweep)
-    zoo = f"/R/zoo/{dataset}" + ("-population" if sweep == "population" else "")
+    zoo = f"/R/zoo/{dataset}" + ("-population" if _on_population(sweep) else "")
     assert cfg.zoo_dir == zoo and cfg.logger.group == f"{dataset}-{sweep}"
     assert cfg.hydra.sweeper.params  # a multirun's grid
 
@@ -96,8 +101,8 @@ def test_debug_smoke_runs_every_digits_preset_and_never_touches_the_real_zoo(tmp
         "target", "ftll", "ftal", "rtll", "rtal", "wp-p0.10", "fp-c01of16", "same_arch-s1",
         "lenet-s0", "vgg-s0", "forest-s0"])
     assert (tmp_path / "debug" / "zoo" / "digits" / "target" / "target").is_dir()
-    # the population sweep needs a population, built and benched in tests/zoo/test_population.py
-    for sweep in (s for s in ORDER if s != "population"):
+    # the population sweeps need a population, built and benched in tests/zoo/test_population.py
+    for sweep in (s for s in ORDER if not _on_population(s)):
         preset = [f"experiment={sweep}_digits", "debug=smoke", "logger=none"]
         point = _first_point(_compose("bench", preset))
         result = run_bench(compose_cfg("bench", [*preset, *point, *SHORTER.get(sweep, [])],
