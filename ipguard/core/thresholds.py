@@ -94,14 +94,21 @@ class Rate:
         return cls(int(data["k"]), int(data["n"]), float(data["lo"]), float(data["hi"]))
 
 
+def order_statistic(values: Sequence[float] | np.ndarray, fpr: float) -> float | None:
+    """The k-th largest of the negatives' ``values`` (k = ``order_rank``): a score must
+    exceed it; None where the negatives cannot support ``fpr`` (k = 0)."""
+    v = np.asarray(values, dtype=float)
+    k = order_rank(fpr, len(v))
+    if k < 1:
+        return None
+    return float(np.sort(v)[::-1][min(k, len(v)) - 1])
+
+
 def order_statistic_count(counts: Sequence[int] | np.ndarray, fpr: float) -> int | None:
     """τ as a count: (the k-th largest of ``counts``) + 1, k = ``order_rank``; None where the
     negatives cannot support ``fpr`` (k = 0)."""
-    c = np.asarray(counts, dtype=int)
-    k = order_rank(fpr, len(c))
-    if k < 1:
-        return None
-    return int(np.sort(c)[::-1][min(k, len(c)) - 1]) + 1
+    kth = order_statistic(counts, fpr)
+    return None if kth is None else int(kth) + 1
 
 
 @dataclass(frozen=True)

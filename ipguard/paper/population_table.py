@@ -7,7 +7,7 @@ same τ (made from the validation negatives) with its interval."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ipguard.core.methods import method_order, paper_name
 from ipguard.core.thresholds import Rate
@@ -81,16 +81,21 @@ def _interval_columns(rep: PopulationReport) -> dict[str, object]:
             "dominant": rep.interval.dominant("aruc") if rep.interval is not None else None}
 
 
-def _rate_columns(rates: dict[float, dict[str, Rate]], kind: str, name: str
-                  ) -> dict[str, object]:
+def rate_columns(rates: Mapping[float, Rate | None], name: str) -> dict[str, object]:
+    """A table's CSV columns of one rate per FPR: ``<name><fpr %>`` and its interval and
+    counts (``tpr1``, ``tpr1_lo``, ``tpr1_hi``, ``tpr1_k``, ``tpr1_n``); None where absent."""
     out: dict[str, object] = {}
-    for alpha, by_kind in sorted(rates.items()):
-        rate = by_kind.get(kind)
+    for alpha, rate in sorted(rates.items()):
         tag = f"{name}{alpha * 100:g}"
         out |= {tag: rate.value if rate else None, f"{tag}_lo": rate.lo if rate else None,
                 f"{tag}_hi": rate.hi if rate else None, f"{tag}_k": rate.k if rate else None,
                 f"{tag}_n": rate.n if rate else None}
     return out
+
+
+def _rate_columns(rates: dict[float, dict[str, Rate]], kind: str, name: str
+                  ) -> dict[str, object]:
+    return rate_columns({alpha: by_kind.get(kind) for alpha, by_kind in rates.items()}, name)
 
 
 def _notes(reports: Sequence[PopulationReport]) -> list[str]:

@@ -30,7 +30,7 @@ from ipguard.core.schemes import SCHEMES
 from ipguard.core.thresholds import Rate, fpr_text
 from ipguard.data import dataset_title
 from ipguard.paper.base import FigureOut, Output, TableOut
-from ipguard.paper.population_table import rate_text
+from ipguard.paper.population_table import rate_columns, rate_text
 from ipguard.paper.schemes_plot import SchemePanel, plot_schemes
 from ipguard.paper.schemes_table import NA, NOT_A_RATE, is_rate, operating, queries, scheme_title
 from ipguard.paper.tables import Table, fmt
@@ -201,8 +201,8 @@ def schemes_population_table(dataset: str, pool: Sequence[Record],
                          "aruc": rep.aruc if rep.is_rate else None,
                          "test_targets": rep.test_targets, "queries": rep.queries,
                          "generation_seconds": rep.seconds,
-                         **_rate_columns(rates, fprs, "tpr" if fam.role == "positive"
-                                         else "fpr")})
+                         **rate_columns(dict(zip(fprs, rates, strict=True)),
+                                        "tpr" if fam.role == "positive" else "fpr")})
     table = Table(f"The field's fingerprints on the {dataset_title(dataset)} population: "
                   "thresholds made on the validation negatives, every number on the test "
                   "population", HEADER, rows, data, _notes(reports, fprs))
@@ -215,17 +215,6 @@ def schemes_population_table(dataset: str, pool: Sequence[Record],
                                    f"population: TPR at the {fpr_text(min(fprs))} FPR "
                                    "threshold of the validation negatives (bars, 95 % CI) and "
                                    "ROC-AUC (dots), test population")))
-    return out
-
-
-def _rate_columns(rates: Sequence[Rate | None], fprs: Sequence[float], name: str
-                  ) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for alpha, rate in zip(fprs, rates, strict=True):
-        tag = f"{name}{alpha * 100:g}"
-        out |= {tag: rate.value if rate else None, f"{tag}_lo": rate.lo if rate else None,
-                f"{tag}_hi": rate.hi if rate else None, f"{tag}_k": rate.k if rate else None,
-                f"{tag}_n": rate.n if rate else None}
     return out
 
 

@@ -29,7 +29,13 @@ from ipguard.core.methods import METHODS, paper_name
 from ipguard.core.metrics import aruc
 from ipguard.core.roc import roc_auc
 from ipguard.core.schemes import SCHEMES
-from ipguard.core.thresholds import Rate, empirical_method, fpr_text, min_negatives, order_rank
+from ipguard.core.thresholds import (
+    Rate,
+    empirical_method,
+    fpr_text,
+    min_negatives,
+    order_statistic,
+)
 from ipguard.data import dataset_title
 from ipguard.paper.base import FigureOut, Output, TableOut
 from ipguard.paper.population_table import rate_text
@@ -68,30 +74,27 @@ def operating(negatives: Sequence[float], fpr: float = FPR,
     None without negatives. With each negative's family (``kinds``), the family rule of
     ``ipguard.core.thresholds.family_threshold`` on raw scores: raised to any family's own
     k-th largest where that family alone supports ``fpr``."""
-    values = np.sort(np.asarray(negatives, dtype=float))[::-1]
-    if not len(values):
+    if not len(negatives):
         return None
-    k = order_rank(fpr, len(values))
-    if k < 1:
-        return Operating(float(values[0]), f"above the largest of {len(values)} negatives "
-                         f"(too few for {fpr_text(fpr)}: {min_negatives(fpr)} needed)", False)
-    pooled = Operating(float(values[min(k, len(values)) - 1]), empirical_method(len(values)),
-                       True)
+    pooled = order_statistic(negatives, fpr)
+    if pooled is None:
+        return Operating(float(np.max(negatives)), f"above the largest of {len(negatives)} "
+                         f"negatives (too few for {fpr_text(fpr)}: {min_negatives(fpr)} "
+                         "needed)", False)
+    method = empirical_method(len(negatives))
     if kinds is None:
-        return pooled
+        return Operating(pooled, method, True)
     scores, fam = np.asarray(negatives, dtype=float), np.asarray(kinds, dtype=str)
     if len(scores) != len(fam):
         raise ValueError("need one family per negative")
-    tau, raised = pooled.tau, []
+    tau, raised = pooled, []
     for kind in dict.fromkeys(fam.tolist()):
-        own = np.sort(scores[fam == kind])[::-1]
-        rank = order_rank(fpr, len(own))
-        if rank >= 1 and own[rank - 1] > tau:
-            tau, raised = float(own[rank - 1]), [*raised, f"{kind} ({len(own)})"]
-    if not raised:
-        return pooled
-    return Operating(tau, f"{pooled.method}, raised to the order statistic of "
-                     + ", ".join(raised), True)
+        own = order_statistic(scores[fam == kind], fpr)
+        if own is not None and own > tau:
+            tau, raised = own, [*raised, f"{kind} ({int((fam == kind).sum())})"]
+    if raised:
+        method += ", raised to the order statistic of " + ", ".join(raised)
+    return Operating(tau, method, True)
 
 
 def scheme_title(record: Record) -> str:
